@@ -1,0 +1,64 @@
+"""Install TuneForge: the `tuneforge` subnet package and the standalone `scoring` package.
+
+The minimal install (miners on the procedural backend, validators without neural models)
+does not pull torch; the `models` extra adds torch, transformers, tokenizers and safetensors.
+Install torch pinned (``pip install torch==2.13.0``) before or with the `models` extra.
+"""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = "0.1.0"
+
+CORE = [
+    "bittensor>=10.4,<11",
+    "numpy>=1.26",
+    "scipy>=1.11",
+    "soundfile>=0.12",
+    "soxr>=0.3",
+    "librosa>=0.10",
+    "pyloudnorm>=0.1.1",
+    "fastapi>=0.110",
+    "uvicorn>=0.29",
+    "aiohttp>=3.9",
+    "sqlalchemy>=2.0",
+    "alembic>=1.13",
+    "pyyaml>=6",
+]
+MODELS = [
+    "torch>=2.1",
+    "transformers>=4.45",
+    "tokenizers>=0.19",
+    "safetensors>=0.4",
+    "sentencepiece>=0.2",
+]
+TEST = [
+    "pytest>=8",
+    "pytest-asyncio>=0.23",
+    "httpx>=0.27",
+    "ruff>=0.5",
+]
+FINGERPRINT = ["pyacoustid>=1.3"]
+
+setup(
+    name="tuneforge",
+    version=VERSION,
+    description="TuneForge: a Bittensor subnet for text-to-music generation",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["tuneforge", "tuneforge.*", "scoring", "scoring.*"]),
+    include_package_data=True,
+    package_data={"tuneforge": ["store/migrations/*.ini", "store/migrations/*.py", "store/migrations/versions/*.py"],
+                  "scoring": ["data/*"]},
+    install_requires=CORE,
+    extras_require={
+        "models": MODELS,
+        "fingerprint": FINGERPRINT,
+        "test": TEST,
+        "all": MODELS + FINGERPRINT + TEST,
+    },
+    entry_points={"console_scripts": ["tuneforge=tuneforge.cli:main"]},
+)
