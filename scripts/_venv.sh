@@ -1,0 +1,31 @@
+# Shared by scripts/demo.sh and scripts/test.sh: create or reuse ./.venv with Python 3.11.
+# Usage: source scripts/_venv.sh EXTRAS   (EXTRAS: "" for the minimal install, or e.g. "all")
+set -euo pipefail
+_extras="${1:-}"
+PYTHON_BIN="${PYTHON:-}"
+if [ -z "$PYTHON_BIN" ]; then
+  for cand in python3.11 python3 python; do
+    if command -v "$cand" >/dev/null 2>&1; then PYTHON_BIN="$cand"; break; fi
+  done
+fi
+"$PYTHON_BIN" - <<'PY' || { echo "TuneForge needs Python >= 3.10 (3.11 recommended)" >&2; exit 1; }
+import sys
+sys.exit(0 if sys.version_info >= (3, 10) else 1)
+PY
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON_BIN" -m venv .venv
+fi
+# shellcheck disable=SC1091
+. .venv/bin/activate
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+spec="."
+if [ -n "$_extras" ]; then spec=".[${_extras}]"; fi
+# torch is pinned to the local 2.13.0 CPU wheel: any other version pulls gigabytes of CUDA packages.
+if [ -n "$_extras" ]; then
+  pip install -q "torch==2.13.0" -e "$spec"
+else
+  pip install -q -e "$spec"
+fi
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 WANDB_MODE=offline
+export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tuneforge-numba}"
+mkdir -p "$NUMBA_CACHE_DIR"

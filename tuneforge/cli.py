@@ -1,0 +1,56 @@
+"""The ``tuneforge`` command: one sub-command per capability.
+
+Each sub-command lives with the code it drives and exposes ``register(subparsers)``, which adds
+its parser and sets ``func(args) -> int``. Heavy imports (torch, transformers) happen inside
+``func``, so ``tuneforge --help`` stays fast.
+"""
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import sys
+
+__all__ = ["main", "SUBCOMMAND_MODULES"]
+
+#: Modules that each contribute one sub-command.
+SUBCOMMAND_MODULES = (
+    "tuneforge.localnet.cli",  # tuneforge localnet
+    "tuneforge.miner.cli",  # tuneforge miner --self-check
+    "scoring.cli",  # tuneforge score FILE ...
+    "tuneforge.api.cli",  # tuneforge api account|key|credits ...
+    "tuneforge.client_cli",  # tuneforge scores best|export
+)
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tuneforge", description="TuneForge: text-to-music on Bittensor.")
+    parser.add_argument("--log-level", default="INFO", help="Logging level (DEBUG, INFO, WARNING).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        if not _module_exists(name):
+            continue
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
