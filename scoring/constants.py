@@ -50,3 +50,102 @@ PREFERENCE_WEIGHT_MIN = 0.02
 PREFERENCE_WEIGHT_MAX = 0.20
 DIVERSITY_HISTORY = 50
 FAD_PENALTY_FLOOR = 0.5
+
+# --- Analysis front end (changing any of these changes every score) -------------------------
+ANALYSIS_SAMPLE_RATE = 22_050  # Hz; the mono analysis signal is resampled here once (soxr)
+STFT_N_FFT = 2048
+STFT_HOP = 512  # ~23 ms at 22.05 kHz
+N_MELS = 64
+N_MFCC = 20
+PITCH_FMIN_HZ = 55.0  # A1
+PITCH_FMAX_HZ = 1760.0  # A6
+PITCH_BINS_PER_SEMITONE = 3
+PITCH_HARMONICS = 6  # harmonic-summation salience: h = 1..6, weight 0.8**(h-1)
+PITCH_MAX_BIN_HZ = 5_500.0  # HPSS and salience use bins below this
+HPSS_KERNEL = 17  # median-filter length (frames / bins) of the bounded HPSS
+HPSS_MAX_SECONDS = 60.0  # HPSS/pitch run on at most this much audio (centre excerpt)
+STRUCTURE_MAX_FRAMES = 256  # self-similarity matrices are at most this size per side
+STRUCTURE_POOL_SECONDS = 0.5  # minimum pooling of structure features
+DSP_EMBEDDING_DIM = 96
+
+# --- Genre families (copied from tuneforge/catalog.py: scoring must not import tuneforge) ---
+GENRE_FAMILY: dict[str, str] = {
+    "pop": "pop", "rock": "rock", "hard rock": "rock", "metal": "rock", "punk": "rock",
+    "indie": "rock", "jazz": "jazz", "bebop": "jazz", "smooth jazz": "jazz", "blues": "jazz",
+    "funk": "rnb", "soul": "rnb", "r&b": "rnb", "hip hop": "urban", "trap": "urban",
+    "lo-fi hip hop": "urban", "electronic": "electronic", "house": "electronic",
+    "techno": "electronic", "trance": "electronic", "drum and bass": "electronic",
+    "dubstep": "electronic", "synthwave": "electronic", "ambient": "ambient", "chillout": "ambient",
+    "new age": "ambient", "classical": "classical", "baroque": "classical", "cinematic": "classical",
+    "orchestral": "classical", "piano solo": "classical", "folk": "folk", "country": "folk",
+    "bluegrass": "folk", "celtic": "folk", "reggae": "world", "latin": "world",
+    "bossa nova": "world", "afrobeat": "world", "flamenco": "world", "gospel": "rnb",
+    "disco": "electronic", "video game": "electronic", "world": "world",
+    "rnb": "rnb", "urban": "urban",
+}
+DEFAULT_FAMILY = "default"
+#: Integrated loudness target (LUFS) and half-width of the full-credit zone (LU) per family.
+FAMILY_LOUDNESS_LUFS: dict[str, tuple[float, float]] = {
+    "pop": (-10.0, 4.0), "rock": (-10.0, 4.0), "electronic": (-9.0, 4.0), "urban": (-10.0, 4.0),
+    "rnb": (-12.0, 4.0), "jazz": (-16.0, 5.0), "folk": (-14.0, 5.0), "world": (-13.0, 5.0),
+    "ambient": (-17.0, 5.0), "classical": (-19.0, 6.0), "default": (-14.0, 6.0),
+}
+LOUDNESS_FALLOFF_LU = 14.0  # beyond the full-credit zone, credit falls to 0 over this many LU
+#: Peak-to-loudness ratio (true peak − integrated LUFS, dB) full-credit range per family.
+FAMILY_PLR_DB: dict[str, tuple[float, float]] = {
+    "pop": (7.0, 13.0), "rock": (7.0, 13.0), "electronic": (6.0, 12.0), "urban": (7.0, 13.0),
+    "rnb": (8.0, 15.0), "jazz": (9.0, 19.0), "folk": (8.0, 17.0), "world": (8.0, 17.0),
+    "ambient": (9.0, 20.0), "classical": (10.0, 23.0), "default": (7.0, 19.0),
+}
+PLR_FALLOFF_DB = 8.0
+
+# --- Duration-aware and request-aware weight tilts (multiplicative, then renormalised) -------
+SHORT_CLIP_SECONDS = 10.0  # clips shorter than this: production & fidelity matter more
+LONG_CLIP_SECONDS = 30.0  # clips this long or longer: structure & melody matter more
+SHORT_CLIP_TILT: dict[str, float] = {
+    "production": 1.3, "neural_quality": 1.3, "quality": 1.3, "learned_mos": 1.2,
+    "structural": 0.6, "melody": 0.85,
+}
+LONG_CLIP_TILT: dict[str, float] = {"structural": 1.35, "melody": 1.2}
+VOCALS_REQUESTED_TILT: dict[str, float] = {"vocal": 1.5, "vocal_lyrics": 1.25}
+
+# --- Attribute adherence ----------------------------------------------------------------------
+TEMPO_FULL_CREDIT = 0.04  # relative tempo error with full credit
+TEMPO_ZERO_CREDIT = 0.15  # relative tempo error with no credit
+TEMPO_OCTAVE_CREDIT = 0.85  # ×0.5 / ×2 readings
+TEMPO_COMPOUND_CREDIT = 0.6  # ×2/3 / ×3/2 readings, compound meters only
+KEY_RELATION_CREDIT: dict[str, float] = {
+    "exact": 1.0, "relative": 0.8, "parallel": 0.6, "fifth": 0.5, "other": 0.1,
+}
+KEY_UNSURE_CREDIT = 0.3  # what an unconfident key reading earns
+KEY_STRENGTH_RANGE = (0.35, 0.8)  # Krumhansl correlation mapped to confidence 0..1
+METER_PERIODS = (2, 3, 4, 5, 7)  # beat-accent periodicities tested
+METER_MIN_BEATS = 12
+
+# --- Penalties --------------------------------------------------------------------------------
+CLIP_LEVEL_RATIO = 0.999  # samples within this share of the clip's peak count as at the ceiling
+CLIP_MIN_RUN = 3  # consecutive ceiling samples that make a flat top
+CLIP_SHARE_FULL = 0.02  # flat-topped sample share that earns the clipping floor
+CLIP_FLOOR = 0.3
+LOOP_WINDOW_SECONDS = 3.0
+LOOP_MIN_LAG_SECONDS = 0.08
+LOOP_MAX_LAG_SECONDS = 1.0
+LOOP_CORRELATION = 0.9  # waveform correlation at the loop lag
+LOOP_NEIGHBOURHOOD_RMS = 0.45  # broadband check: correlation around the lag stays below this
+LOOP_FLOOR = 0.2
+CLICK_RATIO = 12.0  # second-difference spike over its local RMS
+CLICK_RATE_FREE = 2.0  # clicks per minute tolerated
+CLICK_RATE_FULL = 60.0  # clicks per minute that earn the floor
+CLICK_FLOOR = 0.5
+DROPOUT_BLOCK_SECONDS = 0.01
+DROPOUT_SILENT_DBFS = -70.0
+DROPOUT_LOUD_DBFS = -40.0
+DROPOUT_PER_EVENT = 0.12  # multiplier lost per internal dropout
+DROPOUT_FLOOR = 0.3
+NOTCH_DEPTH_DB = 18.0  # a band this far below its smoothed neighbourhood is a hole
+NOTCH_SHARE_FULL = 0.15  # share of the in-band spectrum in holes that earns the floor
+NOTCH_FLOOR = 0.6
+FINGERPRINT_FRAME_HOP = 4  # STFT frames pooled per fingerprint frame (~93 ms)
+FINGERPRINT_MAX_OFFSET_SECONDS = 2.0
+FINGERPRINT_SIM_NONE = 0.85  # similarity (1 − bit error rate) at or below: no penalty
+FINGERPRINT_SIM_FULL = 0.95  # at or above: multiplier 0

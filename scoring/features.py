@@ -1,0 +1,469 @@
+"""Per-clip features, computed lazily and at most once: the single cache every signal reads.
+
+A :class:`Features` wraps one decoded clip. Each analysis (the analysis-rate mono signal, one
+STFT, one mel spectrogram, one onset envelope, one beat track, one chroma, one bounded HPSS, one
+pitch track, loudness, true peak, fingerprint, DSP embedding) is a ``functools.cached_property``
+computed the first time a signal asks for it. Signals never recompute what is here; values that
+other components compute (CLAP embeddings, instrument match) go into the extras store with
+:meth:`Features.set_extra`.
+"""
+
+import functools
+import logging
+from typing import Any
+
+import librosa
+import numpy as np
+import pyloudnorm
+import soxr
+
+from scoring import constants as C
+from scoring.music_theory import Key
+from scoring.signals.base import ScoringError
+
+__all__ = ["Features", "fingerprint_similarity"]
+
+logger = logging.getLogger(__name__)
+
+#: Krumhansl–Kessler key profiles (tonic first).
+_MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+_MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+_EPS = 1e-10
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return (x - x.mean()) / (x.std() + _EPS)
+
+
+class Features:
+    """Lazily computed analyses of one clip.
+
+    ``samples``: float32 ``(channels, frames)`` at ``sample_rate`` Hz, as received. Analyses run
+    on ``mono`` (channel mean resampled to ``constants.ANALYSIS_SAMPLE_RATE``); loudness and true
+    peak run on the original channels and rate. Frame-based arrays share the STFT's frame grid
+    (hop ``constants.STFT_HOP`` at the analysis rate) unless their docstring says otherwise.
+    """
+
+    def __init__(self, *, samples: np.ndarray, sample_rate: int) -> None:
+        arr = np.asarray(samples)
+        if arr.ndim == 1:
+            arr = arr[np.newaxis, :]
+        if arr.ndim != 2:
+            raise ScoringError(f"samples must be (frames,) or (channels, frames), got shape {arr.shape}")
+        if arr.shape[0] > 2 and arr.shape[1] <= 2:
+            arr = arr.T  # (frames, channels) given: accept it
+        if arr.shape[0] not in (1, 2):
+            raise ScoringError(f"expected 1 or 2 channels, got {arr.shape[0]}")
+        if arr.shape[1] < 2:
+            raise ScoringError("clip has no samples")
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise ScoringError(f"samples must be floating point, got {arr.dtype}")
+        if int(sample_rate) <= 0:
+            raise ScoringError(f"sample_rate must be positive, got {sample_rate}")
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        if not np.all(np.isfinite(arr)):
+            raise ScoringError("samples contain NaN or Inf")
+        self._samples = arr
+        self._sample_rate = int(sample_rate)
+        self._extras: dict[str, Any] = {}
+
+    @classmethod
+    def from_audio(cls, *, samples: np.ndarray, sample_rate: int) -> "Features":
+        """Wrap a clip. ``samples``: float ``(channels, frames)`` or ``(frames,)``; ``sample_rate`` in Hz."""
+        return cls(samples=samples, sample_rate=sample_rate)
+
+    # --- extras store ---------------------------------------------------------------------
+    def set_extra(self, name: str, value: Any) -> None:
+        """Store an externally computed value (e.g. ``"clap_audio_embedding"``)."""
+        self._extras[name] = value
+
+    def get_extra(self, name: str, default: Any = None) -> Any:
+        return self._extras.get(name, default)
+
+    # --- the clip as received -------------------------------------------------------------
+    @property
+    def samples(self) -> np.ndarray:
+        """float32 ``(channels, frames)`` at :attr:`sample_rate`."""
+        return self._samples
+
+    @property
+    def sample_rate(self) -> int:
+        return self._sample_rate
+
+    @property
+    def channels(self) -> int:
+        return int(self._samples.shape[0])
+
+    @property
+    def duration_seconds(self) -> float:
+        return self._samples.shape[1] / float(self._sample_rate)
+
+    @property
+    def stereo(self) -> np.ndarray | None:
+        """``(2, frames)`` when the clip is stereo, else None."""
+        return self._samples if self.channels == 2 else None
+
+    @functools.cached_property
+    def rms(self) -> float:
+        """Full-clip RMS over all channels (linear, full scale = 1)."""
+        return float(np.sqrt(np.mean(np.square(self._samples, dtype=np.float64))))
+
+    @functools.cached_property
+    def peak(self) -> float:
+        """Sample peak (linear)."""
+        return float(np.max(np.abs(self._samples)))
+
+    @functools.cached_property
+    def mono_original(self) -> np.ndarray:
+        """Channel mean at the original rate, float32 ``(frames,)``."""
+        return self._samples.mean(axis=0).astype(np.float32) if self.channels > 1 else self._samples[0]
+
+    @functools.cached_property
+    def mono(self) -> np.ndarray:
+        """Channel mean resampled once (soxr) to ``ANALYSIS_SAMPLE_RATE``, float32 ``(n,)``."""
+        x = self.mono_original
+        if self._sample_rate != C.ANALYSIS_SAMPLE_RATE:
+            x = soxr.resample(x, self._sample_rate, C.ANALYSIS_SAMPLE_RATE, quality="HQ")
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    @property
+    def analysis_rate(self) -> int:
+        return C.ANALYSIS_SAMPLE_RATE
+
+    # --- spectral front end ---------------------------------------------------------------
+    @functools.cached_property
+    def stft(self) -> np.ndarray:
+        """Complex STFT of :attr:`mono`, ``(1 + n_fft/2, n_frames)`` complex64."""
+        return librosa.stft(self.mono, n_fft=C.STFT_N_FFT, hop_length=C.STFT_HOP, center=True)
+
+    @functools.cached_property
+    def magnitude(self) -> np.ndarray:
+        """``|stft|``, float32 ``(bins, frames)``."""
+        return np.abs(self.stft).astype(np.float32)
+
+    @functools.cached_property
+    def power(self) -> np.ndarray:
+        """``|stft|²``, float32 ``(bins, frames)``."""
+        return np.square(self.magnitude)
+
+    @functools.cached_property
+    def frequencies(self) -> np.ndarray:
+        """Centre frequency (Hz) of each STFT bin, ``(bins,)``."""
+        return librosa.fft_frequencies(sr=C.ANALYSIS_SAMPLE_RATE, n_fft=C.STFT_N_FFT)
+
+    @property
+    def frame_rate(self) -> float:
+        """STFT frames per second."""
+        return C.ANALYSIS_SAMPLE_RATE / C.STFT_HOP
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.magnitude.shape[1])
+
+    @functools.cached_property
+    def mel(self) -> np.ndarray:
+        """Power mel spectrogram ``(N_MELS, frames)``."""
+        return librosa.feature.melspectrogram(S=self.power, sr=C.ANALYSIS_SAMPLE_RATE, n_mels=C.N_MELS)
+
+    @functools.cached_property
+    def mel_frequencies(self) -> np.ndarray:
+        """Centre frequency (Hz) of each mel band, ``(N_MELS,)``."""
+        return librosa.mel_frequencies(n_mels=C.N_MELS + 2, fmax=C.ANALYSIS_SAMPLE_RATE / 2)[1:-1]
+
+    @functools.cached_property
+    def log_mel(self) -> np.ndarray:
+        """Mel spectrogram in dB (ref 1.0, floor −100 dB), ``(N_MELS, frames)``."""
+        return librosa.power_to_db(self.mel, ref=1.0, amin=1e-10, top_db=None).astype(np.float32)
+
+    @functools.cached_property
+    def mfcc(self) -> np.ndarray:
+        """``(N_MFCC, frames)`` MFCCs of :attr:`log_mel`."""
+        return librosa.feature.mfcc(S=self.log_mel, n_mfcc=C.N_MFCC)
+
+    @functools.cached_property
+    def frame_rms(self) -> np.ndarray:
+        """Per-frame RMS of :attr:`mono` on the STFT grid (from the spectrum, Parseval), ``(frames,)``."""
+        return librosa.feature.rms(S=self.magnitude, frame_length=C.STFT_N_FFT)[0]
+
+    # --- rhythm -----------------------------------------------------------------------------
+    @functools.cached_property
+    def onset_envelope(self) -> np.ndarray:
+        """Spectral-flux onset strength from :attr:`log_mel`, ``(frames,)``."""
+        return librosa.onset.onset_strength(S=self.log_mel, sr=C.ANALYSIS_SAMPLE_RATE)
+
+    @functools.cached_property
+    def _beat_track(self) -> tuple[float, np.ndarray]:
+        tempo, beats = librosa.beat.beat_track(
+            onset_envelope=self.onset_envelope, sr=C.ANALYSIS_SAMPLE_RATE, hop_length=C.STFT_HOP
+        )
+        return float(np.atleast_1d(tempo)[0]), np.asarray(beats, dtype=np.int64)
+
+    @property
+    def tempo_bpm(self) -> float:
+        """Beat-tracker tempo (BPM; 0.0 when no beat was found)."""
+        return self._beat_track[0]
+
+    @property
+    def beats(self) -> np.ndarray:
+        """Beat positions as STFT frame indices, ``(n_beats,)`` int64."""
+        return self._beat_track[1]
+
+    @functools.cached_property
+    def beat_times(self) -> np.ndarray:
+        """Beat positions in seconds, ``(n_beats,)``."""
+        return self.beats / self.frame_rate
+
+    @functools.cached_property
+    def onset_autocorrelation(self) -> np.ndarray:
+        """Normalised autocorrelation of the mean-removed onset envelope, lags 0..4 s, ``(lags,)``."""
+        env = self.onset_envelope.astype(np.float64)
+        env = env - env.mean()
+        n = env.size
+        max_lag = min(n - 1, int(4.0 * self.frame_rate))
+        if max_lag < 2 or not np.any(env):
+            return np.zeros(max(max_lag, 1) + 1)
+        spec = np.fft.rfft(env, 2 * n)
+        ac = np.fft.irfft(np.abs(spec) ** 2)[: max_lag + 1]
+        ac = ac / (ac[0] + _EPS)
+        ac = ac * n / (n - np.arange(max_lag + 1))  # unbiased
+        return ac
+
+    # --- tonality ---------------------------------------------------------------------------
+    @functools.cached_property
+    def chroma(self) -> np.ndarray:
+        """Chroma (C first) from the power spectrogram, ``(12, frames)``, each frame max-normalised."""
+        return librosa.feature.chroma_stft(S=self.power, sr=C.ANALYSIS_SAMPLE_RATE)
+
+    @functools.cached_property
+    def key_correlations(self) -> np.ndarray:
+        """Krumhansl–Schmuckler correlations of the mean chroma with the 24 keys, ``(2, 12)`` (major, minor)."""
+        mean_chroma = self.chroma.mean(axis=1)
+        out = np.zeros((2, 12))
+        if np.ptp(mean_chroma) < _EPS:
+            return out
+        z = _zscore(mean_chroma)
+        for m, profile in enumerate((_MAJOR_PROFILE, _MINOR_PROFILE)):
+            for tonic in range(12):
+                out[m, tonic] = float(np.mean(z * _zscore(np.roll(profile, tonic))))
+        return out
+
+    @property
+    def key(self) -> Key:
+        """Most likely key (Krumhansl–Schmuckler on the mean chroma)."""
+        m, tonic = np.unravel_index(int(np.argmax(self.key_correlations)), (2, 12))
+        return Key(int(tonic), "major" if m == 0 else "minor")
+
+    @property
+    def key_strength(self) -> float:
+        """Correlation of the mean chroma with the best key profile (−1..1; tonal music ~0.6-0.9)."""
+        return float(np.max(self.key_correlations))
+
+    # --- loudness ---------------------------------------------------------------------------
+    @functools.cached_property
+    def loudness_lufs(self) -> float:
+        """BS.1770 gated integrated loudness (LUFS) on the original channels and rate; −inf if silent."""
+        data = self._samples.T.astype(np.float64)
+        meter = pyloudnorm.Meter(self._sample_rate)
+        if data.shape[0] < int(0.4 * self._sample_rate) + 1:
+            data = np.concatenate([data, np.zeros((int(0.4 * self._sample_rate) + 1 - data.shape[0], data.shape[1]))])
+        value = float(meter.integrated_loudness(data))
+        return value if np.isfinite(value) else float("-inf")
+
+    @functools.cached_property
+    def true_peak_dbfs(self) -> float:
+        """True peak (dBTP): the maximum of each channel oversampled 4× with soxr."""
+        peak = 0.0
+        for ch in self._samples:
+            up = soxr.resample(ch, self._sample_rate, 4 * self._sample_rate, quality="HQ")
+            peak = max(peak, float(np.max(np.abs(up))))
+        return float(20.0 * np.log10(max(peak, 1e-10)))
+
+    @functools.cached_property
+    def short_term_loudness_db(self) -> np.ndarray:
+        """K-free short-term level: RMS dB of 3 s windows hopped by 1 s on :attr:`mono`, ``(windows,)``."""
+        x = self.mono.astype(np.float64)
+        sr = C.ANALYSIS_SAMPLE_RATE
+        win, hop = 3 * sr, sr
+        if x.size <= win:
+            return np.array([10 * np.log10(np.mean(x**2) + 1e-12)])
+        csum = np.concatenate([[0.0], np.cumsum(x**2)])
+        starts = np.arange(0, x.size - win + 1, hop)
+        return 10 * np.log10((csum[starts + win] - csum[starts]) / win + 1e-12)
+
+    # --- harmonic / percussive and pitch ----------------------------------------------------
+    @functools.cached_property
+    def analysis_excerpt(self) -> slice:
+        """STFT-frame slice (centre, ≤ ``HPSS_MAX_SECONDS``) on which HPSS and the pitch track run."""
+        n = self.n_frames
+        keep = int(C.HPSS_MAX_SECONDS * self.frame_rate)
+        if n <= keep:
+            return slice(0, n)
+        start = (n - keep) // 2
+        return slice(start, start + keep)
+
+    @functools.cached_property
+    def _pitch_bins(self) -> int:
+        return int(np.searchsorted(self.frequencies, C.PITCH_MAX_BIN_HZ))
+
+    @functools.cached_property
+    def hpss(self) -> tuple[np.ndarray, np.ndarray]:
+        """Harmonic and percussive magnitudes of the bins below ``PITCH_MAX_BIN_HZ`` over
+        :attr:`analysis_excerpt`: two float32 ``(bins_low, frames_excerpt)`` arrays (soft masks,
+        median filters of ``HPSS_KERNEL``). Run once, on a bounded piece of the spectrogram."""
+        mag = self.magnitude[: self._pitch_bins, self.analysis_excerpt]
+        h, p = librosa.decompose.hpss(mag, kernel_size=C.HPSS_KERNEL)
+        return h.astype(np.float32), p.astype(np.float32)
+
+    @functools.cached_property
+    def _salience_matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """Harmonic-summation weights ``(candidates, bins_low)`` and candidate f0s (Hz)."""
+        steps = C.PITCH_BINS_PER_SEMITONE
+        n_cand = int(round(12 * steps * np.log2(C.PITCH_FMAX_HZ / C.PITCH_FMIN_HZ))) + 1
+        f0s = C.PITCH_FMIN_HZ * 2.0 ** (np.arange(n_cand) / (12.0 * steps))
+        bin_hz = C.ANALYSIS_SAMPLE_RATE / C.STFT_N_FFT
+        nb = self._pitch_bins
+        w = np.zeros((n_cand, nb), dtype=np.float32)
+        for h in range(1, C.PITCH_HARMONICS + 1):
+            pos = h * f0s / bin_hz
+            lo = np.floor(pos).astype(int)
+            frac = pos - lo
+            ok = lo + 1 < nb
+            weight = 0.8 ** (h - 1)
+            rows = np.nonzero(ok)[0]
+            np.add.at(w, (rows, lo[ok]), weight * (1 - frac[ok]))
+            np.add.at(w, (rows, lo[ok] + 1), weight * frac[ok])
+        w /= w.sum(axis=1, keepdims=True) + _EPS
+        return w, f0s
+
+    @functools.cached_property
+    def _pitch_track(self) -> tuple[np.ndarray, np.ndarray]:
+        harmonic, _ = self.hpss
+        w, f0s = self._salience_matrix
+        # whiten each bin by its mean over time so the bass does not own every frame
+        white = np.sqrt(harmonic / (harmonic.mean(axis=1, keepdims=True) + 1e-8))
+        sal = w @ white  # (candidates, frames)
+        best = np.argmax(sal, axis=0)
+        peak = sal[best, np.arange(sal.shape[1])]
+        ratio = peak / (np.mean(sal, axis=0) + _EPS)
+        # parabolic refinement on the log-frequency grid
+        i = np.clip(best, 1, sal.shape[0] - 2)
+        cols = np.arange(sal.shape[1])
+        a, b, c = sal[i - 1, cols], sal[i, cols], sal[i + 1, cols]
+        denom = a - 2 * b + c
+        delta = np.where(np.abs(denom) > _EPS, 0.5 * (a - c) / np.where(np.abs(denom) > _EPS, denom, 1.0), 0.0)
+        delta = np.clip(delta, -0.5, 0.5)
+        idx = np.where((best > 0) & (best < sal.shape[0] - 1), best + delta, best)
+        f0 = C.PITCH_FMIN_HZ * 2.0 ** (idx / (12.0 * C.PITCH_BINS_PER_SEMITONE))
+        # silent frames carry no pitch
+        level = self.frame_rms[self.analysis_excerpt]
+        loud = level > max(1e-4, 0.05 * float(np.max(level)) if level.size else 0.0)
+        ratio = np.where(loud, ratio, 0.0)
+        return f0.astype(np.float64), ratio.astype(np.float64)
+
+    @property
+    def pitch_hz(self) -> np.ndarray:
+        """Predominant f0 (Hz) per frame of :attr:`analysis_excerpt`, from harmonic summation on the
+        harmonic magnitudes; read it only where :attr:`voiced`. ``(frames_excerpt,)``."""
+        return self._pitch_track[0]
+
+    @property
+    def pitch_salience_ratio(self) -> np.ndarray:
+        """Peak-to-mean ratio of the pitch salience per frame (≈1 for noise, ≫1 for a clear pitch)."""
+        return self._pitch_track[1]
+
+    @functools.cached_property
+    def voiced(self) -> np.ndarray:
+        """Frames with a clear predominant pitch (salience ratio ≥ 2.2), bool ``(frames_excerpt,)``."""
+        return self.pitch_salience_ratio >= 2.2
+
+    @functools.cached_property
+    def pitch_midi(self) -> np.ndarray:
+        """Predominant pitch in MIDI note numbers (float; NaN where unvoiced), ``(frames_excerpt,)``."""
+        return np.where(self.voiced, 69.0 + 12.0 * np.log2(self.pitch_hz / 440.0), np.nan)
+
+    # --- structure ------------------------------------------------------------------------
+    @functools.cached_property
+    def structure_features(self) -> tuple[np.ndarray, float]:
+        """Pooled, per-dimension standardised chroma + MFCC segments for self-similarity.
+
+        Returns ``(segments, seconds_per_segment)`` with ``segments`` float64 ``(n_seg, 12 + N_MFCC - 1)``,
+        ``n_seg ≤ STRUCTURE_MAX_FRAMES``; pooling is at least ``STRUCTURE_POOL_SECONDS``.
+        """
+        seconds = max(C.STRUCTURE_POOL_SECONDS, self.duration_seconds / C.STRUCTURE_MAX_FRAMES)
+        pool = max(1, int(round(seconds * self.frame_rate)))
+        feats = np.vstack([self.chroma, self.mfcc[1:] / 20.0])
+        n_seg = feats.shape[1] // pool
+        if n_seg < 2:
+            return np.zeros((0, feats.shape[0])), pool / self.frame_rate
+        seg = feats[:, : n_seg * pool].reshape(feats.shape[0], n_seg, pool).mean(axis=2).T
+        seg = (seg - seg.mean(axis=0)) / (seg.std(axis=0) + 1e-6)
+        return seg, pool / self.frame_rate
+
+    @functools.cached_property
+    def self_similarity(self) -> np.ndarray:
+        """Cosine self-similarity of :attr:`structure_features`, ``(n_seg, n_seg)`` in [−1, 1]."""
+        seg, _ = self.structure_features
+        if seg.shape[0] == 0:
+            return np.zeros((0, 0))
+        unit = seg / (np.linalg.norm(seg, axis=1, keepdims=True) + _EPS)
+        return unit @ unit.T
+
+    # --- identity -----------------------------------------------------------------------------
+    @functools.cached_property
+    def dsp_embedding(self) -> np.ndarray:
+        """Unit-norm float32 ``(DSP_EMBEDDING_DIM,)`` timbre/harmony summary: MFCC mean and std (40),
+        chroma mean and std (24), 16 coarse log-mel band means and stds (32); each block unit-normed."""
+        mf = self.mfcc
+        ch = self.chroma
+        lm = self.log_mel.reshape(16, C.N_MELS // 16, -1).mean(axis=1)
+        blocks = [
+            mf.mean(axis=1), mf.std(axis=1), ch.mean(axis=1), ch.std(axis=1),
+            lm.mean(axis=1) - lm.mean(), lm.std(axis=1),
+        ]
+        parts = [b / (np.linalg.norm(b) + _EPS) for b in blocks]
+        vec = np.concatenate(parts).astype(np.float64)
+        vec /= np.linalg.norm(vec) + _EPS
+        assert vec.size == C.DSP_EMBEDDING_DIM
+        return vec.astype(np.float32)
+
+    @functools.cached_property
+    def fingerprint(self) -> np.ndarray:
+        """Audio fingerprint: one uint32 per ~93 ms frame, bit m = sign of the time difference of the
+        energy difference between mel bands m and m+1 (33 bands from 250 Hz), Haitsma–Kalker style.
+        Robust to gain and resampling; ``(n_frames_fp,)`` uint32."""
+        start = int(np.searchsorted(self.mel_frequencies, 250.0))
+        bands = self.mel[start : start + 33]
+        hop = C.FINGERPRINT_FRAME_HOP
+        n = bands.shape[1] // hop
+        if n < 2 or bands.shape[0] < 33:
+            return np.zeros(0, dtype=np.uint32)
+        e = np.log(bands[:, : n * hop].reshape(33, n, hop).sum(axis=2) + 1e-10)
+        df = e[:-1] - e[1:]  # (32, n)
+        bits = (df[:, 1:] - df[:, :-1]) > 0  # (32, n-1)
+        weights = (np.uint64(1) << np.arange(32, dtype=np.uint64)).astype(np.uint64)
+        return (bits.T.astype(np.uint64) @ weights).astype(np.uint32)
+
+
+def fingerprint_similarity(a: np.ndarray, b: np.ndarray, *, max_offset: int) -> float:
+    """1 − bit error rate between two fingerprints at the best offset within ±``max_offset`` frames.
+
+    ``a``, ``b``: uint32 ``(n,)``. Only offsets overlapping at least half of the shorter print (and
+    ≥ 10 frames) count; 0.0 when none does (too short to compare). Unrelated audio gives ~0.5.
+    """
+    a = np.asarray(a, dtype=np.uint32)
+    b = np.asarray(b, dtype=np.uint32)
+    shorter = min(a.size, b.size)
+    min_overlap = max(10, shorter // 2)
+    best = 0.0
+    for off in range(-max_offset, max_offset + 1):
+        if off >= 0:
+            x, y = a[off:], b
+        else:
+            x, y = a, b[-off:]
+        m = min(x.size, y.size)
+        if m < min_overlap:
+            continue
+        errors = int(np.bitwise_count(np.bitwise_xor(x[:m], y[:m])).sum())
+        best = max(best, 1.0 - errors / (32.0 * m))
+    return best

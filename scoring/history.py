@@ -1,0 +1,112 @@
+"""Each miner's recent clips, for diversity and self-repetition checks.
+
+Per hotkey, a bounded deque of ``(embedding, fingerprint)`` pairs: the embedding is the clip's
+CLAP audio embedding when the neural models ran, else its DSP embedding; the fingerprint is the
+clip's bit fingerprint (``Features.fingerprint``). Saved as one ``.npz`` written to a temporary
+file and renamed, so a crash never leaves a half-written history.
+"""
+
+import json
+import logging
+import os
+import tempfile
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from scoring import constants as C
+
+__all__ = ["MinerHistory", "HistoryEntry"]
+
+logger = logging.getLogger(__name__)
+
+HistoryEntry = tuple[np.ndarray | None, np.ndarray | None]
+
+
+class MinerHistory:
+    """Recent ``(embedding, fingerprint)`` entries per hotkey, at most ``maxlen`` each (oldest dropped)."""
+
+    def __init__(self, maxlen: int = C.DIVERSITY_HISTORY) -> None:
+        if maxlen < 1:
+            raise ValueError(f"maxlen must be ≥ 1, got {maxlen}")
+        self.maxlen = int(maxlen)
+        self._entries: dict[str, deque[HistoryEntry]] = {}
+
+    def add(self, hotkey: str, *, embedding: np.ndarray | None = None, fingerprint: np.ndarray | None = None) -> None:
+        """Append one clip's embedding (float ``(d,)``) and fingerprint (uint32 ``(n,)``)."""
+        emb = None if embedding is None else np.asarray(embedding, dtype=np.float32).ravel().copy()
+        fp = None if fingerprint is None else np.asarray(fingerprint, dtype=np.uint32).ravel().copy()
+        self._entries.setdefault(hotkey, deque(maxlen=self.maxlen)).append((emb, fp))
+
+    def hotkeys(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def entries(self, hotkey: str) -> list[HistoryEntry]:
+        return list(self._entries.get(hotkey, ()))
+
+    def embeddings(self, hotkey: str) -> np.ndarray:
+        """Stored embeddings of ``hotkey`` as float32 ``(n, d)``; only those matching the newest
+        entry's dimension (CLAP and DSP embeddings are not mixed); ``(0, 0)`` when none."""
+        embs = [e for e, _ in self._entries.get(hotkey, ()) if e is not None]
+        if not embs:
+            return np.zeros((0, 0), dtype=np.float32)
+        dim = embs[-1].size
+        return np.stack([e for e in embs if e.size == dim]).astype(np.float32)
+
+    def fingerprints(self, hotkey: str) -> list[np.ndarray]:
+        return [f for _, f in self._entries.get(hotkey, ()) if f is not None]
+
+    def forget(self, hotkey: str) -> None:
+        """Drop a hotkey (e.g. deregistered and its UID reused)."""
+        self._entries.pop(hotkey, None)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write all entries to ``path`` (.npz) atomically (temporary file in the same folder, then rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {}
+        index: dict[str, list[list[str | None]]] = {}
+        for h_i, (hotkey, entries) in enumerate(sorted(self._entries.items())):
+            rows: list[list[str | None]] = []
+            for e_i, (emb, fp) in enumerate(entries):
+                keys: list[str | None] = [None, None]
+                if emb is not None:
+                    keys[0] = f"e{h_i}_{e_i}"
+                    arrays[keys[0]] = emb
+                if fp is not None:
+                    keys[1] = f"f{h_i}_{e_i}"
+                    arrays[keys[1]] = fp
+                rows.append(keys)
+            index[hotkey] = rows
+        meta = json.dumps({"maxlen": self.maxlen, "index": index})
+        arrays["__meta__"] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, maxlen: int | None = None) -> "MinerHistory":
+        """Read a history written by :meth:`save`. Raises ValueError when the file is not one."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(bytes(data["__meta__"]).decode("utf-8"))
+                hist = cls(maxlen=maxlen or int(meta["maxlen"]))
+                for hotkey, rows in meta["index"].items():
+                    for emb_key, fp_key in rows:
+                        hist.add(
+                            hotkey,
+                            embedding=None if emb_key is None else data[emb_key],
+                            fingerprint=None if fp_key is None else data[fp_key],
+                        )
+        except (KeyError, json.JSONDecodeError, UnicodeDecodeError, OSError, ValueError) as exc:
+            raise ValueError(f"not a miner history file: {path} ({exc})") from exc
+        return hist

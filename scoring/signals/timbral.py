@@ -1,0 +1,56 @@
+"""The `timbral` signal: do the sounds behave like played instruments?
+
+Parts: attack/decay naturalness (skewness of the frame-to-frame level change in 8 mel bands:
+struck and plucked notes rise fast and decay slowly, so the change is positively skewed;
+reversed or smeared audio is not); MFCC variety (timbre moves over time; held test tones and
+stationary noise do not); spectral envelope smoothness (share of cepstral energy in the upper
+MFCCs; combs and metallic artefacts ripple the envelope).
+"""
+
+import numpy as np
+
+from scoring.curves import ramp
+from scoring.features import Features
+from scoring.signals.base import SignalContext
+
+NAME = "timbral"
+
+
+def attack_skewness(f: Features) -> float:
+    """Skewness of the level change (dB/frame) of 8 coarse mel bands over their active frames."""
+    bands = f.log_mel.reshape(8, -1, f.log_mel.shape[1]).mean(axis=1)  # (8, frames) dB
+    d = np.diff(bands, axis=1)
+    active = bands[:, 1:] > (bands.max(axis=1, keepdims=True) - 50.0)
+    vals = d[active]
+    if vals.size < 20:
+        return 0.0
+    vals = vals - vals.mean()
+    sd = vals.std()
+    return float(np.mean(vals**3) / (sd**3)) if sd > 1e-9 else 0.0
+
+
+def mfcc_variety(f: Features) -> float:
+    """Mean over MFCC 1-12 of their standard deviation over time."""
+    return float(np.mean(f.mfcc[1:13].std(axis=1)))
+
+
+def envelope_ripple(f: Features) -> float:
+    """Share of cepstral energy (MFCC 1-19) in MFCC 13-19, mean over frames."""
+    sq = f.mfcc[1:] ** 2
+    return float(np.mean(sq[12:].sum(axis=0) / (sq.sum(axis=0) + 1e-9)))
+
+
+def measure(f: Features) -> dict[str, float]:
+    return {"attack_skew": attack_skewness(f), "mfcc_variety": mfcc_variety(f), "envelope_ripple": envelope_ripple(f)}
+
+
+def score(m: dict[str, float]) -> float:
+    return float(
+        0.5 * ramp(m["attack_skew"], -0.2, 1.0)
+        + 0.3 * ramp(m["mfcc_variety"], 2.0, 8.0)
+        + 0.2 * ramp(m["envelope_ripple"], 0.35, 0.1)
+    )
+
+
+def compute(ctx: SignalContext) -> float:
+    return score(measure(ctx.features))

@@ -1,0 +1,289 @@
+"""The generation engine: bounded queue, per-device workers, deadlines and the speed estimate.
+
+A fake clock drives deadlines and a gated sine backend controls when generations finish, so
+every case is decided by event order, not by how fast this machine is.
+"""
+
+import threading
+
+import numpy as np
+import pytest
+from test_miner_doubles import SineBackend
+
+from tuneforge.generation.base import GeneratedAudio
+from tuneforge.miner.engine import (
+    EngineStopped,
+    GenerationEngine,
+    GenerationFailed,
+    QueueFull,
+    SpeedEstimate,
+    WouldFinishLate,
+)
+from tuneforge.spec import MusicSpec
+
+
+class FakeClock:
+    def __init__(self, t: float = 1000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _spec(seconds: float = 1.0, seed: int = 0) -> MusicSpec:
+    return MusicSpec(duration_seconds=seconds, seed=seed)
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def gated():
+    backend = SineBackend()
+    backend.gate = threading.Event()
+    yield backend
+    backend.gate.set()
+
+
+def _engine(backends, clock, queue_size=1):
+    engine = GenerationEngine(backends if isinstance(backends, list) else [backends], queue_size=queue_size, clock=clock)
+    engine.start()
+    return engine
+
+
+def test_generates_exact_length(clock):
+    engine = _engine(SineBackend(), clock)
+    try:
+        result = engine.submit(_spec(2.25), deadline=clock() + 60).result(timeout=10)
+    finally:
+        engine.stop()
+    assert result.audio.samples.shape == (2, int(2.25 * 16_000))
+    assert result.audio.samples.dtype == np.float32
+    assert result.device == "cpu"
+    assert engine.stats.snapshot().generations_completed == 1
+
+
+def test_full_queue_refuses_immediately(clock, gated):
+    engine = _engine(gated, clock, queue_size=1)
+    try:
+        running = engine.submit(_spec(), deadline=clock() + 60)
+        assert gated.started.wait(5)
+        queued = engine.submit(_spec(), deadline=clock() + 60)
+        assert not engine.is_accepting
+        with pytest.raises(QueueFull):
+            engine.submit(_spec(), deadline=clock() + 60)
+        gated.gate.set()
+        assert running.result(timeout=10).audio is not None
+        assert queued.result(timeout=10).audio is not None
+        assert engine.is_accepting
+    finally:
+        engine.stop()
+
+
+def test_job_whose_deadline_passed_in_queue_is_dropped_unrun(clock, gated):
+    engine = _engine(gated, clock)
+    try:
+        engine.submit(_spec(), deadline=clock() + 60)
+        assert gated.started.wait(5)
+        late = engine.submit(_spec(seed=9), deadline=clock() + 5)
+        clock.t += 10  # the deadline passes while the device is busy
+        gated.gate.set()
+        with pytest.raises(WouldFinishLate, match="deadline passed"):
+            late.result(timeout=10)
+    finally:
+        engine.stop()
+    assert [s.seed for s in gated.calls] == [0]
+
+
+def test_expected_time_over_budget_is_refused_at_submit(clock):
+    engine = _engine(SineBackend(), clock)
+    try:
+        engine.speed(0).observe(audio_seconds=1.0, elapsed_s=2.0)  # 2 s per second of audio
+        with pytest.raises(WouldFinishLate, match="expected to take 10.00 s after 0.00 s in the queue"):
+            engine.submit(_spec(5.0), deadline=clock() + 8)
+        assert engine.submit(_spec(5.0), deadline=clock() + 12).result(timeout=10).audio is not None
+    finally:
+        engine.stop()
+
+
+def test_expected_time_over_remaining_budget_is_skipped_at_pickup(clock, gated):
+    engine = _engine(gated, clock)
+    try:
+        engine.speed(0).observe(audio_seconds=1.0, elapsed_s=2.0)
+        engine.submit(_spec(1.0), deadline=clock() + 60)
+        assert gated.started.wait(5)
+        job = engine.submit(_spec(5.0, seed=5), deadline=clock() + 12)  # 10 s expected, 12 s left: accepted
+        clock.t += 5  # now only 7 s are left when the device frees up
+        gated.gate.set()
+        with pytest.raises(WouldFinishLate, match="expected to take"):
+            job.result(timeout=10)
+    finally:
+        engine.stop()
+    assert [s.seed for s in gated.calls] == [0]
+
+
+def test_abandoned_job_is_not_generated(clock, gated):
+    engine = _engine(gated, clock)
+    try:
+        first = engine.submit(_spec(), deadline=clock() + 60)
+        assert gated.started.wait(5)
+        abandoned = engine.submit(_spec(seed=3), deadline=clock() + 60)
+        assert abandoned.cancel()
+        gated.gate.set()
+        first.result(timeout=10)
+        follow_up = engine.submit(_spec(seed=4), deadline=clock() + 60)
+        follow_up.result(timeout=10)
+    finally:
+        engine.stop()
+    assert [s.seed for s in gated.calls] == [0, 4]
+
+
+def test_backend_failure_is_counted_and_reported(clock):
+    backend = SineBackend()
+    backend.fail = True
+    engine = _engine(backend, clock)
+    try:
+        with pytest.raises(GenerationFailed, match="synth exploded"):
+            engine.submit(_spec(), deadline=clock() + 60).result(timeout=10)
+    finally:
+        engine.stop()
+    snap = engine.stats.snapshot()
+    assert snap.errors_last_hour == 1
+    assert snap.generations_completed == 0
+
+
+class _BadLengthBackend(SineBackend):
+    def __init__(self, frames_delta: int = 0, poison: bool = False) -> None:
+        super().__init__()
+        self.frames_delta = frames_delta
+        self.poison = poison
+
+    def generate(self, spec):
+        audio = super().generate(spec)
+        samples = audio.samples
+        if self.frames_delta > 0:
+            samples = np.pad(samples, ((0, 0), (0, self.frames_delta)))
+        elif self.frames_delta < 0:
+            samples = samples[:, : self.frames_delta]
+        if self.poison:
+            samples = samples.copy()
+            samples[0, 10] = np.nan
+        return GeneratedAudio(samples=samples, sample_rate=audio.sample_rate, model_id=audio.model_id)
+
+
+@pytest.mark.parametrize("delta", [-7, 11])
+def test_output_length_is_made_exact(clock, delta):
+    engine = _engine(_BadLengthBackend(frames_delta=delta), clock)
+    try:
+        result = engine.submit(_spec(1.5), deadline=clock() + 60).result(timeout=10)
+    finally:
+        engine.stop()
+    assert result.audio.samples.shape[1] == int(1.5 * 16_000)
+
+
+def test_non_finite_output_is_a_failure(clock):
+    engine = _engine(_BadLengthBackend(poison=True), clock)
+    try:
+        with pytest.raises(GenerationFailed, match="non-finite"):
+            engine.submit(_spec(), deadline=clock() + 60).result(timeout=10)
+    finally:
+        engine.stop()
+    assert engine.stats.snapshot().errors_last_hour == 1
+
+
+async def test_generate_gives_up_at_the_deadline(gated):
+    import time
+
+    engine = GenerationEngine([gated], queue_size=1)
+    engine.start()
+    try:
+        with pytest.raises(WouldFinishLate, match="did not finish before the deadline"):
+            await engine.generate(_spec(), deadline=time.monotonic() + 0.2)
+    finally:
+        gated.gate.set()
+        engine.stop()
+
+
+def test_stop_fails_queued_jobs_and_refuses_new_ones(clock, gated):
+    engine = _engine(gated, clock)
+    engine.submit(_spec(), deadline=clock() + 60)
+    assert gated.started.wait(5)
+    queued = engine.submit(_spec(seed=2), deadline=clock() + 60)
+    gated.gate.set()
+    engine.stop()
+    with pytest.raises(EngineStopped):
+        engine.submit(_spec(), deadline=clock() + 60)
+    # The queued job either ran before stop drained the queue or was failed by it; never lost.
+    outcome = queued.exception(timeout=5)
+    assert outcome is None or isinstance(outcome, EngineStopped)
+
+
+def test_one_worker_per_device_runs_concurrently(clock):
+    gate = threading.Event()
+    backends = [SineBackend(device="cuda:0"), SineBackend(device="cuda:1")]
+    for b in backends:
+        b.gate = gate
+    engine = _engine(backends, clock, queue_size=1)
+    try:
+        futures = [engine.submit(_spec(seed=i), deadline=clock() + 60) for i in range(2)]
+        # Both devices are busy at once: neither job waits for the other.
+        assert all(b.started.wait(5) for b in backends)
+        assert engine.worker_count == 2
+        gate.set()
+        devices = sorted(f.result(timeout=10).device for f in futures)
+    finally:
+        gate.set()
+        engine.stop()
+    assert devices == ["cuda:0", "cuda:1"]
+
+
+def test_warm_up_seeds_the_speed_estimate(clock):
+    backend = SineBackend()
+    engine = GenerationEngine([backend], queue_size=1, clock=clock)
+    assert engine.speed(0).seconds_per_audio_second is None
+    engine.warm_up(_spec(1.0))
+    assert engine.speed(0).seconds_per_audio_second == 0.0  # the fake clock did not move
+    assert len(backend.calls) == 1
+
+
+def test_warm_up_failure_is_raised():
+    backend = SineBackend()
+    backend.fail = True
+    engine = GenerationEngine([backend], queue_size=1)
+    with pytest.raises(GenerationFailed, match="warm-up on cpu failed"):
+        engine.warm_up(_spec(1.0))
+
+
+def test_speed_estimate_is_a_moving_average():
+    speed = SpeedEstimate(alpha=0.5)
+    assert speed.expected_seconds(10.0) == 0.0
+    speed.observe(audio_seconds=2.0, elapsed_s=4.0)  # 2.0 s/s
+    assert speed.expected_seconds(3.0) == pytest.approx(6.0)
+    speed.observe(audio_seconds=1.0, elapsed_s=1.0)  # 1.0 s/s -> average 1.5
+    assert speed.seconds_per_audio_second == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("kwargs", [{"queue_size": 0}, {"queue_size": -1}])
+def test_bad_engine_arguments(kwargs):
+    with pytest.raises(ValueError):
+        GenerationEngine([SineBackend()], **kwargs)
+    with pytest.raises(ValueError):
+        GenerationEngine([], queue_size=1)
+
+
+def test_queued_work_ahead_counts_against_the_budget(clock, gated):
+    engine = _engine(gated, clock, queue_size=3)
+    try:
+        engine.speed(0).observe(audio_seconds=1.0, elapsed_s=1.0)  # 1 s per second of audio
+        engine.submit(_spec(1.0), deadline=clock() + 60)
+        assert gated.started.wait(5)
+        engine.submit(_spec(4.0, seed=1), deadline=clock() + 60)  # 4 s of work now waits
+        assert engine.expected_wait_seconds() == pytest.approx(4.0)
+        with pytest.raises(WouldFinishLate, match="after 4.00 s in the queue"):
+            engine.submit(_spec(2.0, seed=2), deadline=clock() + 5)  # 4 + 2 > 5
+        assert engine.submit(_spec(2.0, seed=3), deadline=clock() + 7).cancel()
+        gated.gate.set()
+    finally:
+        engine.stop()

@@ -1,0 +1,158 @@
+"""Drum grooves: the catalogue's groove names turned into kit hits on a meter's grid.
+
+In 4/4 each groove is a hand-written sixteen-step pattern (one string per kit piece; ``X``
+accent, ``x`` normal, ``o`` ghost). In every other meter the groove's character (which piece
+keeps time, what marks the backbeat, swing or half-time) is laid over the meter's felt
+pulses: kick on the bar's first pulse and group starts, backbeat on the pulses between, time
+keeping on every eighth. Swung grooves move off-beat eighths to the triplet position.
+"""
+
+from dataclasses import dataclass
+
+from tuneforge.generation.procedural.score import BarGrid, DrumHit
+
+__all__ = ["GrooveStyle", "GROOVES", "drum_bar", "swing_position"]
+
+_VEL = {"X": 1.0, "x": 0.75, "o": 0.4}
+
+
+@dataclass(frozen=True)
+class GrooveStyle:
+    """A groove's character. ``patterns``: 4/4 sixteen-step strings per kit piece (or empty)."""
+
+    timekeeper: str  # "closed_hat" | "ride" | "shaker"
+    backbeat: str  # "snare" | "clap" | "rim"
+    swing: bool
+    halftime: bool
+    patterns: dict[str, str]
+
+
+GROOVES: dict[str, GrooveStyle] = {
+    "backbeat": GrooveStyle("closed_hat", "snare", False, False, {
+        "kick": "X.......X.x.....", "snare": "....X.......X...", "closed_hat": "x.x.x.x.x.x.x.x."}),
+    "rock": GrooveStyle("closed_hat", "snare", False, False, {
+        "kick": "X.....x.X.x.....", "snare": "....X.......X...", "closed_hat": "X.x.X.x.X.x.X.x."}),
+    "metal": GrooveStyle("ride", "snare", False, False, {
+        "kick": "XxxxXxxxXxxxXxxx", "snare": "....X.......X...", "ride": "X.x.X.x.X.x.X.x."}),
+    "swing": GrooveStyle("ride", "snare", True, False, {
+        "kick": "o...o...o...o...", "ride": "X...x.x.X...x.x.", "closed_hat": "....x.......x...",
+        "snare": "..........o....."}),
+    "shuffle": GrooveStyle("closed_hat", "snare", True, False, {
+        "kick": "X.......X.......", "snare": "....X.......X...", "closed_hat": "x.x.x.x.x.x.x.x."}),
+    "funk": GrooveStyle("closed_hat", "snare", False, False, {
+        "kick": "X..x......X..x..", "snare": "....X..o.o..X..o", "closed_hat": "xxxxxxxxxxxxxxxx"}),
+    "rnb": GrooveStyle("closed_hat", "snare", False, False, {
+        "kick": "X......x..X.....", "snare": "....X.......X...", "closed_hat": "x.x.x.x.x.xxx.x."}),
+    "hiphop": GrooveStyle("closed_hat", "snare", False, False, {
+        "kick": "X......x..X.....", "snare": "....X.......X...", "closed_hat": "x.x.x.x.x.x.x.x."}),
+    "trap": GrooveStyle("closed_hat", "clap", False, True, {
+        "kick": "X......x..X.....", "clap": "........X.......", "closed_hat": "x.x.xxx.x.x.x.xx",
+        "snare": "....o.......o..."}),
+    "four_on_floor": GrooveStyle("closed_hat", "clap", False, False, {
+        "kick": "X...X...X...X...", "clap": "....X.......X...", "open_hat": "..x...x...x...x.",
+        "closed_hat": "o.o.o.o.o.o.o.o."}),
+    "breakbeat": GrooveStyle("closed_hat", "snare", False, False, {
+        "kick": "X.x.......X.....", "snare": "....X..o.o..X..o", "closed_hat": "x.x.x.x.x.x.x.x."}),
+    "halftime": GrooveStyle("closed_hat", "snare", False, True, {
+        "kick": "X.........x.....", "snare": "........X.......", "closed_hat": "x.x.x.x.x.x.x.x.",
+        "rim": "....o.......o..."}),
+    "cinematic": GrooveStyle("shaker", "tom_low", False, False, {
+        "kick": "X.......X.......", "tom_low": "X.....x.X...x.x.", "shaker": "x.x.x.x.x.x.x.x.",
+        "snare": "....o.......o..."}),
+    "folk": GrooveStyle("shaker", "rim", False, False, {
+        "kick": "X.......X.......", "rim": "....x.......x...", "shaker": "x.x.x.x.x.x.x.x."}),
+    "country": GrooveStyle("closed_hat", "snare", False, False, {
+        "kick": "X.......X.......", "snare": "o.o.X.o.o.o.X.o.", "closed_hat": "x.x.x.x.x.x.x.x."}),
+    "reggae": GrooveStyle("closed_hat", "rim", False, False, {
+        "kick": "X.......X.......", "rim": "........X.......", "closed_hat": "x.x.x.x.x.x.x.x.",
+        "snare": "....o.......o..."}),
+    "latin": GrooveStyle("shaker", "rim", False, False, {
+        "kick": "X.....x.X.....x.", "rim": "X..x..x...x.x...", "conga": "..x.X.x...x.X.x.",
+        "cowbell": "X...x...X...x...", "shaker": "x.x.x.x.x.x.x.x."}),
+    "bossa": GrooveStyle("shaker", "rim", False, False, {
+        "kick": "X..xX..xX..xX..x", "rim": "X..x..x...x..x..",
+        "shaker": "xxxxxxxxxxxxxxxx", "closed_hat": "x.x.x.x.x.x.x.x."}),
+    "afro": GrooveStyle("shaker", "snare", False, False, {
+        "kick": "X.....x...X.....", "snare": "....x.......x...", "open_hat": "..x...x...x...x.",
+        "shaker": "xxxxxxxxxxxxxxxx", "cowbell": "X.x.x.xx.x.x.x.x"}),
+    "none": GrooveStyle("shaker", "rim", False, False, {}),
+}
+
+
+def swing_position(pos_q: float) -> float:
+    """Move an off-beat eighth (x.5 quarters) to the swung triplet position (x.667)."""
+    whole = int(pos_q)
+    frac = pos_q - whole
+    if abs(frac - 0.5) < 1e-6:
+        return whole + 2.0 / 3.0
+    if abs(frac - 0.25) < 1e-6:
+        return whole + 1.0 / 3.0
+    if abs(frac - 0.75) < 1e-6:
+        return whole + 5.0 / 6.0
+    return pos_q
+
+
+def _pattern_hits(style: GrooveStyle, bar_start_q: float, energy: float) -> list[DrumHit]:
+    hits = []
+    for piece, pattern in style.patterns.items():
+        for step, ch in enumerate(pattern):
+            if ch not in _VEL:
+                continue
+            vel = _VEL[ch]
+            if energy < 0.3 and piece in ("snare", "clap", "tom_low") and ch != "X":
+                continue
+            pos = step * 0.25
+            if style.swing:
+                pos = swing_position(pos)
+            hits.append(DrumHit(bar_start_q + pos, piece, vel))
+    return hits
+
+
+def _meter_hits(style: GrooveStyle, grid: BarGrid, bar_start_q: float, energy: float) -> list[DrumHit]:
+    """Lay a groove's character over a non-4/4 meter's pulses.
+
+    Compound and irregular meters (pulses longer than a quarter) keep an even eighth stream
+    with light accents: the eighth is the unit shared by the quarter-note tempo and the
+    dotted-quarter pulse, and heavy pulse accents would make a beat tracker hear only the
+    dotted quarter (2/3 of the tempo).
+    """
+    hits: list[DrumHit] = []
+    starts = grid.pulse_starts
+    n = len(starts)
+    even = any(length > 1.0 for _, length in grid.pulses)
+    soft = 0.6 if even else 1.0
+    for i, (pos, acc) in enumerate(zip(starts, grid.accents, strict=True)):
+        if i == 0:
+            hits.append(DrumHit(bar_start_q + pos, "kick", 1.0 * soft))
+        elif n == 3 and not grid.compound:  # waltz: oom-pah-pah
+            hits.append(DrumHit(bar_start_q + pos, style.backbeat, 0.55))
+        elif style.halftime:
+            if i == n // 2:
+                hits.append(DrumHit(bar_start_q + pos, style.backbeat, 0.9 * soft))
+        elif acc >= 0.8 and n > 2 and i % 2 == 0:
+            hits.append(DrumHit(bar_start_q + pos, "kick", 0.8 * soft))
+        else:
+            hits.append(DrumHit(bar_start_q + pos, style.backbeat, (0.85 if i % 2 else 0.7) * soft))
+    pos = 0.0
+    while pos < grid.bar_q - 1e-9:
+        on_pulse = any(abs(pos - s) < 1e-9 for s in starts)
+        p = swing_position(pos) if (style.swing and not grid.compound) else pos
+        vel = (0.85 if on_pulse else 0.8) if even else (0.8 if on_pulse else 0.5)
+        hits.append(DrumHit(bar_start_q + p, style.timekeeper, vel))
+        pos += 0.5
+    return hits
+
+
+def drum_bar(*, groove: str, grid: BarGrid, bar_start_q: float, energy: float, four_four: bool) -> list[DrumHit]:
+    """Kit hits for one bar of ``groove`` starting at ``bar_start_q`` (quarter notes).
+
+    ``energy`` 0-1 thins the pattern (below 0.3 only accents of the backbeat remain).
+    Raises ValueError for an unknown groove name.
+    """
+    try:
+        style = GROOVES[groove]
+    except KeyError as exc:
+        raise ValueError(f"unknown groove {groove!r}") from exc
+    if four_four and style.patterns:
+        return _pattern_hits(style, bar_start_q, energy)
+    return _meter_hits(style, grid, bar_start_q, energy)

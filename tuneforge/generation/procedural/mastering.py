@@ -1,0 +1,83 @@
+"""Mastering: DC removal, loudness normalisation to an integrated-loudness target and a
+look-ahead true-peak limiter.
+
+The limiter's gain curve is the per-sample gain each true peak needs (see
+:mod:`~tuneforge.generation.procedural.loudness`), spread by a minimum filter over ±4 ms and
+smoothed by a moving average half that long, so the smoothed gain never exceeds what any
+sample needs. Normalise-then-limit runs up to twice so limiting does not leave the clip short
+of its target; a final global trim guarantees the ceiling.
+"""
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import minimum_filter1d, uniform_filter1d
+from scipy.signal import butter, sosfilt
+
+from tuneforge.generation.procedural.loudness import integrated_loudness, true_peak_dbtp, true_peak_envelope
+
+__all__ = ["MasteringReport", "master", "TARGET_LUFS", "CEILING_DBTP"]
+
+log = logging.getLogger(__name__)
+
+TARGET_LUFS = -14.0
+CEILING_DBTP = -1.0
+_LOOKAHEAD_S = 0.004
+
+
+@dataclass(frozen=True)
+class MasteringReport:
+    """Loudness before/after (LUFS), true peak after (dBTP), largest limiter gain reduction (dB)."""
+
+    loudness_in_lufs: float
+    loudness_out_lufs: float
+    true_peak_dbtp: float
+    max_gain_reduction_db: float
+
+
+def _limit(x: np.ndarray, *, ceiling: float, sample_rate: int) -> tuple[np.ndarray, float]:
+    env = true_peak_envelope(x, threshold=ceiling)
+    need = np.minimum(1.0, ceiling / np.maximum(env, 1e-12))
+    if need.min() >= 1.0:
+        return x, 0.0
+    look = max(int(_LOOKAHEAD_S * sample_rate), 2)
+    gain = minimum_filter1d(need, size=2 * look + 1, mode="nearest")
+    gain = np.minimum(uniform_filter1d(gain, size=look, mode="nearest"), need)
+    return x * gain.astype(np.float32), float(-20.0 * np.log10(gain.min()))
+
+
+def master(
+    x: np.ndarray, *, sample_rate: int, target_lufs: float = TARGET_LUFS, ceiling_dbtp: float = CEILING_DBTP
+) -> tuple[np.ndarray, MasteringReport]:
+    """Master ``x`` (float32, shape (channels, frames)) to ``target_lufs`` with true peak ≤ ``ceiling_dbtp``.
+
+    Returns (mastered float32 of the same shape, report). Raises ValueError for non-finite,
+    silent, or too short (< 0.4 s) input.
+    """
+    if x.ndim != 2 or x.shape[1] < int(0.4 * sample_rate):
+        raise ValueError(f"need (channels, frames) with at least 0.4 s of audio, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("cannot master non-finite audio")
+    sos = butter(2, 20.0 / (0.5 * sample_rate), btype="highpass", output="sos")
+    y = sosfilt(sos, x, axis=1).astype(np.float32)
+    loud_in = integrated_loudness(y, sample_rate=sample_rate)
+    if not np.isfinite(loud_in):
+        raise ValueError("audio is silent: integrated loudness is -inf")
+    ceiling = 10.0 ** (ceiling_dbtp / 20.0) * 0.995
+    loud = loud_in
+    max_gr = 0.0
+    for _ in range(2):
+        y = y * np.float32(10.0 ** ((target_lufs - loud) / 20.0))
+        y, gr = _limit(y, ceiling=ceiling, sample_rate=sample_rate)
+        max_gr = max(max_gr, gr)
+        loud = integrated_loudness(y, sample_rate=sample_rate)
+        if abs(loud - target_lufs) < 0.3:
+            break
+    tp = true_peak_dbtp(y)
+    if tp > ceiling_dbtp - 0.02:
+        y = y * np.float32(10.0 ** ((ceiling_dbtp - 0.05 - tp) / 20.0))
+        tp = true_peak_dbtp(y)
+        loud = integrated_loudness(y, sample_rate=sample_rate)
+    log.debug("mastered: %.1f → %.1f LUFS, true peak %.2f dBTP, max GR %.1f dB", loud_in, loud, tp, max_gr)
+    return y.astype(np.float32), MasteringReport(loud_in, loud, tp, max_gr)

@@ -1,0 +1,374 @@
+"""The generation engine: one worker thread per device, a bounded queue, deadlines.
+
+Each device has its own backend and its own worker thread, so a device renders one clip at a
+time. Jobs wait in one shared bounded queue; when it is full a request is refused at once
+instead of waiting for its timeout. Every job carries a deadline (a ``time.monotonic`` instant
+by which generation must finish, leaving the caller time to encode and send). A backend call
+cannot be interrupted, so the engine estimates instead: each device keeps a running average of
+generation seconds per second of audio, and a job whose expected generation time exceeds the
+time left is refused at submission, or dropped when a worker picks it up, rather than answered
+late. Jobs whose deadline passed in the queue, or whose caller gave up, are dropped unrun.
+"""
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tuneforge.generation.base import GeneratedAudio, GenerationBackend
+from tuneforge.miner.health import MinerStats
+from tuneforge.spec import MusicSpec
+
+__all__ = [
+    "GenerationEngine",
+    "GenerationResult",
+    "SpeedEstimate",
+    "EngineRefused",
+    "QueueFull",
+    "WouldFinishLate",
+    "EngineStopped",
+    "GenerationFailed",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class EngineRefused(RuntimeError):
+    """The job was not (or will not be) generated; ``str(exc)`` says why."""
+
+
+class QueueFull(EngineRefused):
+    """Every device is busy and the queue is full."""
+
+
+class WouldFinishLate(EngineRefused):
+    """The job's deadline passed, or its expected generation time exceeds the time left."""
+
+
+class EngineStopped(EngineRefused):
+    """The engine is not running."""
+
+
+class GenerationFailed(RuntimeError):
+    """The backend raised or returned unusable audio."""
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """A rendered clip: ``audio.samples`` float32 ``(channels, frames)``; times in seconds."""
+
+    audio: GeneratedAudio
+    generation_time_s: float
+    device: str
+
+
+class SpeedEstimate:
+    """Running average of generation seconds per second of audio on one device (thread-safe).
+
+    An exponential moving average (weight ``alpha`` on the newest observation) follows a
+    device whose speed drifts (thermal throttling, another tenant) without forgetting at once.
+    """
+
+    def __init__(self, *, alpha: float = 0.3) -> None:
+        self._alpha = float(alpha)
+        self._lock = threading.Lock()
+        self._rate: float | None = None
+
+    @property
+    def seconds_per_audio_second(self) -> float | None:
+        """None until the device completed one generation."""
+        with self._lock:
+            return self._rate
+
+    def observe(self, *, audio_seconds: float, elapsed_s: float) -> None:
+        if audio_seconds <= 0:
+            return
+        rate = max(0.0, elapsed_s) / audio_seconds
+        with self._lock:
+            self._rate = rate if self._rate is None else self._alpha * rate + (1 - self._alpha) * self._rate
+
+    def expected_seconds(self, audio_seconds: float) -> float:
+        """Expected generation time for ``audio_seconds`` of audio; 0 before any observation."""
+        rate = self.seconds_per_audio_second
+        return 0.0 if rate is None else rate * audio_seconds
+
+
+@dataclass
+class _Job:
+    spec: MusicSpec
+    deadline: float  # monotonic seconds by which generation must finish
+    future: concurrent.futures.Future
+
+
+_STOP = object()
+
+
+def _conform(audio: GeneratedAudio, spec: MusicSpec) -> GeneratedAudio:
+    """Check a backend's output: ``(channels, frames)`` finite float32 of the exact requested length.
+
+    A length off by a few frames is trimmed or zero-padded (with a warning) so the clip honours
+    the request; non-finite samples or a wrong shape raise :class:`GenerationFailed`.
+    """
+    samples = np.asarray(audio.samples, dtype=np.float32)
+    if samples.ndim == 1:
+        samples = samples[None, :]
+    if samples.ndim != 2 or samples.shape[0] not in (1, 2):
+        raise GenerationFailed(f"backend returned samples of shape {samples.shape}, expected (1|2, frames)")
+    if not np.all(np.isfinite(samples)):
+        raise GenerationFailed("backend returned non-finite samples")
+    expected = int(round(spec.duration_seconds * audio.sample_rate))
+    frames = samples.shape[1]
+    if frames != expected:
+        logger.warning("backend returned %d frames for %.3f s (expected %d); fixing length", frames, spec.duration_seconds, expected)
+        if frames > expected:
+            samples = samples[:, :expected]
+        else:
+            samples = np.pad(samples, ((0, 0), (0, expected - frames)))
+    return GeneratedAudio(samples=np.ascontiguousarray(samples), sample_rate=int(audio.sample_rate), model_id=audio.model_id)
+
+
+class _DeviceWorker:
+    """Takes jobs from the shared queue and renders them on one backend, one at a time."""
+
+    def __init__(self, engine: "GenerationEngine", backend: GenerationBackend, speed: SpeedEstimate) -> None:
+        self.engine = engine
+        self.backend = backend
+        self.speed = speed
+        self.device = str(getattr(backend, "device", "cpu"))
+        self.thread = threading.Thread(target=self._loop, name=f"generation-{self.device}", daemon=True)
+
+    def _loop(self) -> None:
+        while True:
+            item = self.engine._queue.get()
+            if item is _STOP:
+                return
+            try:
+                self._run(item)
+            finally:
+                self.engine._release_slot()
+
+    def _run(self, job: _Job) -> None:
+        self.engine._dequeued(job)
+        clock = self.engine._clock
+        if not job.future.set_running_or_notify_cancel():
+            logger.debug("dropping a job its caller abandoned")
+            return
+        now = clock()
+        left = job.deadline - now
+        expected = self.speed.expected_seconds(job.spec.duration_seconds)
+        if left <= 0:
+            job.future.set_exception(WouldFinishLate(f"deadline passed {-left:.2f} s before the job started"))
+            return
+        if expected > left:
+            job.future.set_exception(
+                WouldFinishLate(f"{job.spec.duration_seconds:g} s clip expected to take {expected:.2f} s on {self.device}, {left:.2f} s left")
+            )
+            return
+        started = clock()
+        try:
+            audio = _conform(self.backend.generate(job.spec), job.spec)
+        except Exception as exc:  # any backend failure becomes one counted, logged error
+            self.engine.stats.record_error()
+            logger.exception("generation failed on %s", self.device)
+            job.future.set_exception(GenerationFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        elapsed = clock() - started
+        self.speed.observe(audio_seconds=job.spec.duration_seconds, elapsed_s=elapsed)
+        self.engine.stats.record_generation(elapsed_s=elapsed)
+        job.future.set_result(GenerationResult(audio=audio, generation_time_s=elapsed, device=self.device))
+
+
+class GenerationEngine:
+    """Runs generation jobs on one worker thread per backend (one backend per device).
+
+    ``queue_size`` jobs may wait behind the running ones. ``clock`` returns monotonic seconds
+    (injectable for tests); deadlines passed to :meth:`submit` are on that clock.
+    """
+
+    def __init__(
+        self,
+        backends: Sequence[GenerationBackend],
+        *,
+        queue_size: int,
+        stats: MinerStats | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not backends:
+            raise ValueError("the engine needs at least one backend")
+        if queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+        self._clock = clock
+        # Admission is counted, not left to the queue's maxsize: a job sits in the queue for a
+        # moment before an idle worker takes it, and a burst must not be refused in that moment.
+        self._queue: queue.Queue = queue.Queue()
+        self.queue_size = int(queue_size)
+        self.stats = stats or MinerStats(clock=clock)
+        self._workers = [_DeviceWorker(self, b, SpeedEstimate()) for b in backends]
+        self._capacity = len(self._workers) + self.queue_size
+        self._in_flight = 0  # admitted jobs not yet finished (running + waiting)
+        self._queued_audio_s = 0.0  # seconds of audio waiting for a device
+        self._running = False
+        self._lock = threading.Lock()
+
+    # -- what the backends offer -----------------------------------------------------------
+    @property
+    def backends(self) -> list[GenerationBackend]:
+        return [w.backend for w in self._workers]
+
+    @property
+    def worker_count(self) -> int:
+        """Generations the engine runs at once (one per device)."""
+        return len(self._workers)
+
+    @property
+    def max_duration_seconds(self) -> float:
+        return float(min(b.max_duration_seconds for b in self.backends))
+
+    @property
+    def model_id(self) -> str:
+        return str(self._workers[0].backend.model_id)
+
+    def supported_genres(self) -> list[str]:
+        return list(self._workers[0].backend.supported_genres())
+
+    def speed(self, device_index: int = 0) -> SpeedEstimate:
+        """The speed estimate of worker ``device_index``."""
+        return self._workers[device_index].speed
+
+    # -- lifecycle --------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def warm_up(self, spec: MusicSpec) -> None:
+        """Render ``spec`` once on every device, in the calling thread, to load caches and time it.
+
+        Call before :meth:`start`. A failure raises :class:`GenerationFailed`: a miner whose
+        backend cannot render a short clip should not start serving.
+        """
+        for worker in self._workers:
+            started = self._clock()
+            try:
+                _conform(worker.backend.generate(spec), spec)
+            except Exception as exc:
+                raise GenerationFailed(f"warm-up on {worker.device} failed: {type(exc).__name__}: {exc}") from exc
+            elapsed = self._clock() - started
+            worker.speed.observe(audio_seconds=spec.duration_seconds, elapsed_s=elapsed)
+            logger.info("warm-up on %s: %.3f s for %.1f s of audio", worker.device, elapsed, spec.duration_seconds)
+
+    def start(self) -> None:
+        with self._lock:
+            if self._running:
+                return
+            for worker in self._workers:
+                worker.thread.start()
+            self._running = True
+
+    def stop(self, *, timeout_s: float = 5.0) -> None:
+        """Refuse new jobs, fail the queued ones, and wait up to ``timeout_s`` for running ones."""
+        with self._lock:
+            if not self._running:
+                return
+            self._running = False
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is _STOP:
+                continue
+            self._dequeued(job)
+            if job.future.set_running_or_notify_cancel():
+                job.future.set_exception(EngineStopped("miner is shutting down"))
+            self._release_slot()
+        for _ in self._workers:
+            self._queue.put(_STOP)
+        deadline = time.monotonic() + timeout_s
+        for worker in self._workers:
+            worker.thread.join(max(0.0, deadline - time.monotonic()))
+            if worker.thread.is_alive():
+                logger.warning("generation worker on %s still busy at shutdown", worker.device)
+
+    # -- jobs -------------------------------------------------------------------------------
+    @property
+    def queue_depth(self) -> int:
+        """Jobs waiting for a device (not counting the running ones)."""
+        return self._queue.qsize()
+
+    @property
+    def in_flight(self) -> int:
+        """Admitted jobs not finished yet: running plus waiting."""
+        with self._lock:
+            return self._in_flight
+
+    @property
+    def is_accepting(self) -> bool:
+        """Whether a new job would be admitted now (running, and a device or queue slot is free)."""
+        with self._lock:
+            return self._running and self._in_flight < self._capacity
+
+    def _release_slot(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _dequeued(self, job: _Job) -> None:
+        with self._lock:
+            self._queued_audio_s = max(0.0, self._queued_audio_s - job.spec.duration_seconds)
+
+    def expected_wait_seconds(self) -> float:
+        """Optimistic wait before a new job starts: queued audio spread over all devices at the fastest rate.
+
+        Ignores what the running jobs still need, so it never refuses a job that could make it.
+        """
+        rate = min((w.speed.seconds_per_audio_second or 0.0) for w in self._workers)
+        with self._lock:
+            return rate * self._queued_audio_s / len(self._workers)
+
+    def fastest_expected_seconds(self, audio_seconds: float) -> float:
+        """Expected generation time on the fastest device (0 before any observation)."""
+        return min(w.speed.expected_seconds(audio_seconds) for w in self._workers)
+
+    def submit(self, spec: MusicSpec, *, deadline: float) -> concurrent.futures.Future:
+        """Queue ``spec``; the future yields a :class:`GenerationResult` or raises.
+
+        Raises at once (never blocks): :class:`EngineStopped`, :class:`WouldFinishLate` when
+        even the fastest device, after the queued work ahead, is expected to miss ``deadline``,
+        :class:`QueueFull`. The
+        future may later raise :class:`WouldFinishLate` or :class:`GenerationFailed`.
+        """
+        left = deadline - self._clock()
+        expected = self.fastest_expected_seconds(spec.duration_seconds)
+        wait = self.expected_wait_seconds()
+        if left <= 0 or wait + expected > left:
+            raise WouldFinishLate(
+                f"{spec.duration_seconds:g} s clip expected to take {expected:.2f} s after {wait:.2f} s in the queue, "
+                f"{left:.2f} s left"
+            )
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        with self._lock:  # stop() flips _running under this lock, so no job slips in behind it
+            if not self._running:
+                raise EngineStopped("generation engine is not running")
+            if self._in_flight >= self._capacity:
+                raise QueueFull(f"all {self.worker_count} device(s) busy and {self.queue_size} job(s) queued")
+            self._in_flight += 1
+            self._queued_audio_s += spec.duration_seconds
+            self._queue.put_nowait(_Job(spec=spec, deadline=deadline, future=future))
+        return future
+
+    async def generate(self, spec: MusicSpec, *, deadline: float) -> GenerationResult:
+        """Submit and await ``spec`` without blocking the event loop.
+
+        Gives up at ``deadline`` (raising :class:`WouldFinishLate`); a queued job is then
+        cancelled, a running one finishes in the background and its result is discarded.
+        """
+        future = self.submit(spec, deadline=deadline)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout=max(0.0, deadline - self._clock()))
+        except TimeoutError:
+            raise WouldFinishLate("generation did not finish before the deadline") from None
