@@ -228,3 +228,19 @@ def test_unregistered_miner_does_not_start(miner_wallet):
     with pytest.raises(MinerNotRegistered, match="btcli subnet register"):
         miner.start()
     assert miner.axon is None
+
+
+async def test_stop_frees_the_port_and_the_miner_restarts(miner_wallet):
+    chain = _chain(miner_wallet)
+    config = MinerConfig(axon_ip="127.0.0.1", axon_external_ip="127.0.0.1", warmup_seconds=0)
+    miner = Miner(config, wallet=miner_wallet, subtensor=chain, backend=SineBackend(), port=free_port())
+    miner.start()
+    miner.stop()
+    assert not miner.started
+    miner.start()  # same port, fresh engine and sync loop
+    try:
+        response = await _query(VALIDATOR, miner, MusicGenerationSynapse(duration_seconds=1.0), timeout=10.0)
+        assert response.audio_b64 is not None
+    finally:
+        miner.stop()
+    assert len(chain.serve_calls) == 1  # the chain record already matched on restart: no second serve

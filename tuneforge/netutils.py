@@ -30,6 +30,7 @@ __all__ = [
     "wait_for_port",
     "bind_axon_host",
     "start_axon",
+    "stop_axon",
 ]
 
 logger = logging.getLogger(__name__)
@@ -184,3 +185,15 @@ def start_axon(axon: Any, *, host: str, timeout_s: float = 10.0) -> None:
         axon.stop()
         raise AxonNotServing(f"axon reports started but port {port} does not accept connections")
     logger.info("axon listening on %s:%d", host or "0.0.0.0", port)
+
+
+def stop_axon(axon: Any, *, host: str, timeout_s: float = 5.0) -> bool:
+    """Stop ``axon`` and wait until its port can be bound again; False if it is still taken after ``timeout_s``."""
+    axon.stop()
+    deadline = time.monotonic() + timeout_s
+    while not port_is_free(host, int(axon.port)):
+        if time.monotonic() >= deadline:
+            logger.warning("axon port %d still bound %.0f s after stop", int(axon.port), timeout_s)
+            return False
+        time.sleep(0.02)
+    return True

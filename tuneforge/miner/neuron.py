@@ -43,6 +43,7 @@ from tuneforge.netutils import (
     bind_axon_host,
     detect_external_ip,
     start_axon,
+    stop_axon,
 )
 from tuneforge.protocol import DURATION_MIN, HealthReportSynapse, MusicGenerationSynapse, PingSynapse
 from tuneforge.spec import MusicSpec, spec_from_synapse
@@ -134,6 +135,7 @@ class Miner:
         with self._lifecycle:
             if self._started:
                 return self
+            self._stop_requested.clear()
             try:
                 self._start()
             except BaseException:
@@ -214,8 +216,8 @@ class Miner:
     def _teardown(self) -> None:
         if self.sync is not None:
             self.sync.stop()
-        if self.axon is not None:
-            self.axon.stop()
+        if self.axon is not None and self.axon.started:
+            stop_axon(self.axon, host=self.config.axon_ip)
         if self.engine is not None:
             self.engine.stop()
 

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from scoring.music_theory import Meter
 from tuneforge.catalog import GENRES, MOODS, GenreInfo, MoodInfo
 from tuneforge.generation.procedural.arrangement import ROLE_GAIN, ROLE_PAN, ROLE_SEND, choose_arrangement
 from tuneforge.generation.procedural.form import PHRASE_BARS, Section, plan_form
@@ -63,8 +64,21 @@ def _section_numerals(section: Section, progs: dict[str, tuple[str, ...]], mode:
     return chords
 
 
-def _comp_rhythm(groove: str, grid: BarGrid, four_four: bool, sustained: bool) -> list[tuple[float, float, float]]:
+def _hemiola(grid: BarGrid, tempo_bpm: float) -> bool:
+    """Whether a compound meter's accompaniment moves in quarter notes (three against two).
+
+    From 100 BPM up the dotted-quarter pulse alone would read as 2/3 of the tempo to a beat
+    tracker; a quarter-note hemiola in bass and comping (idiomatic in 6/8 and 12/8) keeps
+    the quarter audible while the kit still groups the eighths in threes.
+    """
+    return grid.compound and tempo_bpm >= 100.0
+
+
+def _comp_rhythm(groove: str, grid: BarGrid, four_four: bool, sustained: bool,
+                 tempo_bpm: float) -> list[tuple[float, float, float]]:
     """(onset_q, length_q, velocity) of the chord instrument's hits in one bar."""
+    if _hemiola(grid, tempo_bpm) and not sustained:
+        return [(float(s), 0.9, 0.85 if s == 0 else 0.7) for s in np.arange(0.0, grid.bar_q - 1e-9, 1.0)]
     if sustained:
         half = grid.pulses[len(grid.pulses) // 2][0] if len(grid.pulses) > 1 else grid.bar_q
         return [(0.0, half, 0.8), (half, grid.bar_q - half, 0.65)]
@@ -94,8 +108,11 @@ def _comp_rhythm(groove: str, grid: BarGrid, four_four: bool, sustained: bool) -
     return [(s, length * 0.9, 0.6 + 0.3 * a) for (s, length), a in zip(grid.pulses, grid.accents, strict=True)]
 
 
-def _bass_rhythm(groove: str, grid: BarGrid, four_four: bool) -> list[tuple[float, float, int, float]]:
+def _bass_rhythm(groove: str, grid: BarGrid, four_four: bool, tempo_bpm: float) -> list[tuple[float, float, int, float]]:
     """(onset_q, length_q, interval above the root in semitones, velocity) for one bar of bass."""
+    if _hemiola(grid, tempo_bpm):
+        return [(float(s), 0.9, (0, 12, 7)[i % 3], 0.9 if s == 0 else 0.75)
+                for i, s in enumerate(np.arange(0.0, grid.bar_q - 1e-9, 1.0))]
     if four_four:
         if groove == "four_on_floor":
             return [(i * 0.5, 0.42, 12 if i % 2 else 0, 0.9 if i % 2 else 0.7) for i in range(8)]
@@ -135,8 +152,41 @@ def _walking_bass(root_midi: int, chord_pcs: tuple[int, ...], next_root_midi: in
 
 
 def _bass_root_midi(pc: int) -> int:
+    """Bass register E2-Eb3 (MIDI 40-51): low enough to anchor, high enough for a clear pitch class."""
     m = 36 + pc
-    return m - 12 if m > 43 else m
+    return m + 12 if m < 40 else m
+
+
+def _drum_track(*, groove: str, meter: Meter, split: int, total_bars: int, bar_section: list[Section]) -> list[DrumHit]:
+    """Kit hits over the piece, bar by bar of the real meter (``total_bars`` counts harmony bars)."""
+    grid = bar_grid(meter)
+    four_four = meter.beats_per_bar == 4 and meter.beat_unit == 4
+    bars = total_bars // split
+    drums: list[DrumHit] = []
+    for bar in range(bars):
+        q0 = bar * grid.bar_q
+        sec = bar_section[bar * split]
+        last_h = bar * split + split - 1
+        if bar == bars - 1:
+            drums += [DrumHit(q0, "kick", 1.0), DrumHit(q0, "crash", 0.8)]
+            continue
+        if groove == "none":
+            # A drum kit was requested for a groove-less genre: a soft pulse on the bar's beats.
+            drums += [DrumHit(q0 + s, "kick" if i == 0 else "rim", 0.6) for i, s in enumerate(grid.pulse_starts)]
+            continue
+        hits = drum_bar(groove=groove, grid=grid, bar_start_q=q0, energy=sec.energy, four_four=four_four)
+        if sec.label == "intro":
+            hits = [h for h in hits if h.piece in ("kick", "closed_hat", "shaker", "ride", "rim")]
+        if bar * split == sec.start_bar and sec.label in ("B", "A'") and sec.start_bar > 0:
+            hits.append(DrumHit(q0, "crash", 0.7))
+        if last_h + 1 < total_bars - split and bar_section[last_h + 1] is not sec:
+            last_pulse_start, last_len = grid.pulses[-1]
+            fill_steps = int(round(last_len / 0.25))
+            hits = [h for h in hits if h.start_q < q0 + last_pulse_start - 1e-9 or h.piece != "snare"]
+            hits += [DrumHit(q0 + last_pulse_start + 0.25 * k, "snare", 0.45 + 0.5 * k / max(fill_steps, 1))
+                     for k in range(fill_steps)]
+        drums += hits
+    return drums
 
 
 def compose(spec: MusicSpec, rng: np.random.Generator) -> Score:
@@ -144,11 +194,14 @@ def compose(spec: MusicSpec, rng: np.random.Generator) -> Score:
     genre = _genre(spec)
     mood = _mood(spec)
     key, meter = spec.key, spec.meter
-    grid = bar_grid(meter)
-    four_four = meter.beats_per_bar == 4 and meter.beat_unit == 4
     spq = 60.0 / spec.tempo_bpm
+    # Long bars (slow 4/4, 12/8) change chords every half bar: the harmony runs on half bars.
+    split = 2 if meter.beats_per_bar % 2 == 0 and bar_grid(meter).bar_q * spq > 3.2 else 1
+    hmeter = Meter(meter.beats_per_bar // split, meter.beat_unit)
+    grid = bar_grid(hmeter)
+    four_four = hmeter.beats_per_bar == 4 and hmeter.beat_unit == 4
     total_q = spec.duration_seconds / spq
-    total_bars = max(1, int(math.floor(total_q / grid.bar_q + 0.35)))
+    total_bars = max(1, int(math.floor(total_q / (grid.bar_q * split) + 0.35))) * split
     base_energy = float(np.clip(0.5 + 0.35 * mood.energy, 0.1, 0.95))
     sections = plan_form(total_bars=total_bars, base_energy=base_energy, rng=rng)
     progs = choose_progressions(family=genre.family, mode=key.mode, valence=mood.valence, energy=mood.energy, rng=rng)
@@ -217,7 +270,7 @@ def compose(spec: MusicSpec, rng: np.random.Generator) -> Score:
                 acc = 0.85 if any(abs(s - p) < 1e-9 for p in grid.pulse_starts) else 0.6
                 comp.append((float(s), step * 1.6, acc, order[i % len(order)]))
         else:
-            comp = _comp_rhythm(groove, grid, four_four, chord_sustained or sec.label == "intro")
+            comp = _comp_rhythm(groove, grid, four_four, chord_sustained or sec.label == "intro", spec.tempo_bpm)
         for hit in comp:
             on, length, vel = hit[0], hit[1], hit[2]
             if len(hit) == 4:
@@ -248,7 +301,7 @@ def compose(spec: MusicSpec, rng: np.random.Generator) -> Score:
         elif sec.label == "intro":
             bass_notes.append(NoteEvent(q0, grid.bar_q * 0.95, root_midi, 0.7))
         else:
-            for on, length, iv, vel in _bass_rhythm(groove, grid, four_four):
+            for on, length, iv, vel in _bass_rhythm(groove, grid, four_four, spec.tempo_bpm):
                 if groove in ("swing", "shuffle") and not grid.compound:
                     on = swing_position(on)
                 bass_notes.append(NoteEvent(q0 + on, length, root_midi + iv, vel))
@@ -295,26 +348,9 @@ def compose(spec: MusicSpec, rng: np.random.Generator) -> Score:
                 acc = 0.8 if any(abs(s - p) < 1e-9 for p in grid.pulse_starts) else 0.55
                 parts["arp"].notes.append(NoteEvent(q0 + float(s), step * 0.9, tones[i % len(tones)], acc))
 
-        # Drums.
-        if arrangement.drums and groove != "none":
-            if final:
-                drums += [DrumHit(q0, "kick", 1.0), DrumHit(q0, "crash", 0.8)]
-            else:
-                hits = drum_bar(groove=groove, grid=grid, bar_start_q=q0, energy=energy, four_four=four_four)
-                if sec.label == "intro":
-                    hits = [h for h in hits if h.piece in ("kick", "closed_hat", "shaker", "ride", "rim")]
-                if bar == sec.start_bar and sec.label in ("B", "A'") and sec.start_bar > 0:
-                    hits.append(DrumHit(q0, "crash", 0.7))
-                if phrase_end and bar + 1 < last_bar and bar_section[bar + 1] is not sec:
-                    last_pulse_start, last_len = grid.pulses[-1]
-                    fill_steps = int(round(last_len / 0.25))
-                    hits = [h for h in hits if h.start_q < q0 + last_pulse_start - 1e-9 or h.piece != "snare"]
-                    hits += [DrumHit(q0 + last_pulse_start + 0.25 * k, "snare", 0.45 + 0.5 * k / max(fill_steps, 1))
-                             for k in range(fill_steps)]
-                drums += hits
-        elif arrangement.drums and groove == "none" and not final:
-            # A drum kit was requested for a groove-less genre: a soft pulse on the bar's beats.
-            drums += [DrumHit(q0 + s, "kick" if i == 0 else "rim", 0.6) for i, s in enumerate(grid.pulse_starts)]
+
+    if arrangement.drums:
+        drums = _drum_track(groove=groove, meter=meter, split=split, total_bars=total_bars, bar_section=bar_section)
 
     ordered = [parts[r] for r in ("bass", "chords", "pad", "arp", "melody", "counter", "vocal") if r in parts]
     return Score(

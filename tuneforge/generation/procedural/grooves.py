@@ -40,7 +40,7 @@ GROOVES: dict[str, GrooveStyle] = {
     "shuffle": GrooveStyle("closed_hat", "snare", True, False, {
         "kick": "X.......X.......", "snare": "....X.......X...", "closed_hat": "x.x.x.x.x.x.x.x."}),
     "funk": GrooveStyle("closed_hat", "snare", False, False, {
-        "kick": "X..x......X..x..", "snare": "....X..o.o..X..o", "closed_hat": "xxxxxxxxxxxxxxxx"}),
+        "kick": "X.......X.o.....", "snare": "....X..o.o..X..o", "closed_hat": "xoxoxoxoxoxoxoxo"}),
     "rnb": GrooveStyle("closed_hat", "snare", False, False, {
         "kick": "X......x..X.....", "snare": "....X.......X...", "closed_hat": "x.x.x.x.x.xxx.x."}),
     "hiphop": GrooveStyle("closed_hat", "snare", False, False, {
@@ -70,7 +70,7 @@ GROOVES: dict[str, GrooveStyle] = {
         "kick": "X.....x.X.....x.", "rim": "X..x..x...x.x...", "conga": "..x.X.x...x.X.x.",
         "cowbell": "X...x...X...x...", "shaker": "x.x.x.x.x.x.x.x."}),
     "bossa": GrooveStyle("shaker", "rim", False, False, {
-        "kick": "X..xX..xX..xX..x", "rim": "X..x..x...x..x..",
+        "kick": "X..oX..oX..oX..o", "rim": "X..x..x...x..x..",
         "shaker": "xxxxxxxxxxxxxxxx", "closed_hat": "x.x.x.x.x.x.x.x."}),
     "afro": GrooveStyle("shaker", "snare", False, False, {
         "kick": "X.....x...X.....", "snare": "....x.......x...", "open_hat": "..x...x...x...x.",

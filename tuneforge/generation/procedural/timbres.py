@@ -57,7 +57,7 @@ def _amps_flute(k: np.ndarray) -> np.ndarray:
 
 
 def _amps_bass(k: np.ndarray) -> np.ndarray:
-    return 0.6 ** (k - 1.0)
+    return 0.45 ** (k - 1.0)
 
 
 def _amps_string(k: np.ndarray) -> np.ndarray:
@@ -217,7 +217,7 @@ def _guitar(f, n, sus, sr, rng):
 def _bass(f, n, sus, sr, rng):
     t = _time(n, sr)
     body = _osc("bass", f, n, sr, cutoff_hz=900) * (0.55 + 0.45 * _decay(t, 0.6))
-    snap = _osc("saw", f, n, sr, cutoff_hz=2500) * _decay(t, 0.04) * 0.35
+    snap = _osc("saw", f, n, sr, cutoff_hz=1200) * _decay(t, 0.04) * 0.3
     sub = _osc("sine", f, n, sr) * 0.5
     return body + snap + sub, 0.003, 0.07
 

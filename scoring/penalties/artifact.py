@@ -1,0 +1,159 @@
+"""The `artifact_penalty`: audible defects, each a multiplier, multiplied together.
+
+- clipping: share of samples in flat tops (≥ ``CLIP_MIN_RUN`` identical consecutive samples at
+  the clip's peak level); none up to 0.05 %, ``CLIP_FLOOR`` at ``CLIP_SHARE_FULL``.
+- short loops: the clip (in 2 s windows) equals itself shifted by 80 ms-1 s (waveform
+  correlation ≥ ``LOOP_CORRELATION``) while the correlation around that lag stays low (so a held
+  tone, which correlates at every period, is not a loop); multiplier falls with the looped share
+  to ``LOOP_FLOOR``.
+- clicks/discontinuities: second-difference spikes ``CLICK_RATIO``× above the local level on
+  both sides, per minute; free up to ``CLICK_RATE_FREE``, ``CLICK_FLOOR`` at ``CLICK_RATE_FULL``.
+- dropouts: internal runs of digital silence (10 ms blocks under −70 dBFS) entered straight from
+  audible audio (> −40 dBFS); ``DROPOUT_PER_EVENT`` lost per event, floor ``DROPOUT_FLOOR``.
+- spectral holes: share of the long-term spectrum (200 Hz to the clip's bandwidth) lying
+  ``NOTCH_DEPTH_DB`` under its smoothed neighbourhood for ≥ 3 bins; floor ``NOTCH_FLOOR``.
+"""
+
+import numpy as np
+from scipy.ndimage import median_filter
+
+from scoring import constants as C
+from scoring.curves import ramp
+from scoring.features import Features
+from scoring.signals.base import SignalContext
+
+NAME = "artifact_penalty"
+
+
+def clipped_share(f: Features) -> float:
+    """Share of samples inside flat tops at the peak level (all channels)."""
+    peak = f.peak
+    if peak <= 0:
+        return 0.0
+    total = 0
+    for ch in f.samples:
+        at_ceiling = np.abs(ch) >= C.CLIP_LEVEL_RATIO * peak
+        same = np.abs(np.diff(ch)) <= 1e-6
+        flat = at_ceiling[1:] & at_ceiling[:-1] & same  # pairs inside a flat top
+        # runs of ≥ CLIP_MIN_RUN samples = runs of ≥ CLIP_MIN_RUN-1 flat pairs
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], flat.astype(np.int8), [0]])))
+        lengths = edges[1::2] - edges[::2]
+        total += int(np.sum(lengths[lengths >= C.CLIP_MIN_RUN - 1] + 1))
+    return total / f.samples.size
+
+
+def looped_share(f: Features) -> float:
+    """Share of 2 s windows that repeat themselves at a lag of 80 ms-1 s (see module doc)."""
+    x = f.mono.astype(np.float64)
+    sr = C.ANALYSIS_SAMPLE_RATE
+    n_win, lag_max, lag_min = 2 * sr, int(C.LOOP_MAX_LAG_SECONDS * sr), int(C.LOOP_MIN_LAG_SECONDS * sr)
+    half_nb = int(0.025 * sr)
+    starts = range(0, x.size - n_win - lag_max + 1, n_win)
+    looped = total = 0
+    nfft = 1 << int(np.ceil(np.log2(2 * n_win + lag_max)))
+    for s in starts:
+        a = x[s : s + n_win]
+        b = x[s : s + n_win + lag_max]
+        ea = float(np.dot(a, a))
+        if ea < n_win * 1e-6:
+            continue
+        total += 1
+        cross = np.fft.irfft(np.conj(np.fft.rfft(a, nfft)) * np.fft.rfft(b, nfft), nfft)[: lag_max + 1]
+        cs = np.concatenate([[0.0], np.cumsum(b * b)])
+        eb = cs[np.arange(lag_max + 1) + n_win] - cs[np.arange(lag_max + 1)]
+        r = cross / np.sqrt(ea * eb + 1e-20)
+        lag = lag_min + int(np.argmax(r[lag_min:]))
+        if r[lag] < C.LOOP_CORRELATION:
+            continue
+        hood = np.concatenate([r[max(0, lag - half_nb) : lag - 2], r[lag + 3 : lag + half_nb]])
+        if hood.size and float(np.sqrt(np.mean(hood**2))) < C.LOOP_NEIGHBOURHOOD_RMS:
+            looped += 1
+    return looped / total if total else 0.0
+
+
+def click_rate(f: Features) -> float:
+    """Second-difference spikes per minute (events closer than 5 ms merged)."""
+    x = f.mono_original.astype(np.float64)
+    sr = f.sample_rate
+    if x.size < sr // 10:
+        return 0.0
+    e = np.abs(np.diff(x, 2))
+    w, q = max(16, int(0.01 * sr)), 3
+    cs = np.concatenate([[0.0], np.cumsum(e * e)])
+    idx = np.arange(e.size)
+    lo_a, lo_b = np.clip(idx - w, 0, e.size), np.clip(idx - q, 0, e.size)
+    hi_a, hi_b = np.clip(idx + q + 1, 0, e.size), np.clip(idx + w + 1, 0, e.size)
+    flank = (cs[lo_b] - cs[lo_a]) + (cs[hi_b] - cs[hi_a])
+    count = (lo_b - lo_a) + (hi_b - hi_a)
+    scale = np.sqrt(flank / np.maximum(count, 1))
+    spikes = np.flatnonzero((e > C.CLICK_RATIO * scale) & (e > 1e-3))
+    if spikes.size == 0:
+        return 0.0
+    events = 1 + int(np.sum(np.diff(spikes) > int(0.005 * sr)))
+    return events / (f.duration_seconds / 60.0)
+
+
+def dropout_events(f: Features) -> int:
+    """Internal digital-silence gaps entered abruptly from audible audio."""
+    x = f.mono_original.astype(np.float64)
+    block = max(1, int(C.DROPOUT_BLOCK_SECONDS * f.sample_rate))
+    n = x.size // block
+    if n < 3:
+        return 0
+    level = 10 * np.log10(np.mean(x[: n * block].reshape(n, block) ** 2, axis=1) + 1e-20)
+    silent = level < C.DROPOUT_SILENT_DBFS
+    events = 0
+    i = 1
+    while i < n:
+        if silent[i] and not silent[i - 1]:
+            j = i
+            while j < n and silent[j]:
+                j += 1
+            if level[i - 1] > C.DROPOUT_LOUD_DBFS and j < n:
+                events += 1
+            i = j
+        i += 1
+    return events
+
+
+def hole_share(f: Features) -> float:
+    """Share of the long-term spectrum (200 Hz to the bandwidth) inside notches."""
+    freqs = f.frequencies
+    ltas = 10 * np.log10(f.power.mean(axis=1) + 1e-20)
+    top = ltas[3:].max()
+    above = np.flatnonzero(ltas > top - 60.0)
+    if above.size == 0:
+        return 0.0
+    band = (freqs >= 200) & (freqs <= freqs[above[-1]])
+    if band.sum() < 20:
+        return 0.0
+    ref = median_filter(ltas, size=31, mode="nearest")
+    deep = (ltas < ref - C.NOTCH_DEPTH_DB) & band
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], deep.astype(np.int8), [0]])))
+    lengths = edges[1::2] - edges[::2]
+    return float(np.sum(lengths[lengths >= 3]) / band.sum())
+
+
+def measure(f: Features) -> dict[str, float]:
+    return {
+        "clipped_share": clipped_share(f),
+        "looped_share": looped_share(f),
+        "clicks_per_minute": click_rate(f),
+        "dropouts": float(dropout_events(f)),
+        "hole_share": hole_share(f),
+    }
+
+
+def multipliers(m: dict[str, float]) -> dict[str, float]:
+    """Each defect's multiplier in [floor, 1]."""
+    return {
+        "clipping": 1.0 - (1.0 - C.CLIP_FLOOR) * ramp(m["clipped_share"], 0.0005, C.CLIP_SHARE_FULL),
+        "loops": 1.0 - (1.0 - C.LOOP_FLOOR) * ramp(m["looped_share"], 0.0, 0.5),
+        "clicks": 1.0 - (1.0 - C.CLICK_FLOOR) * ramp(m["clicks_per_minute"], C.CLICK_RATE_FREE, C.CLICK_RATE_FULL),
+        "dropouts": max(C.DROPOUT_FLOOR, 1.0 - C.DROPOUT_PER_EVENT * m["dropouts"]),
+        "holes": 1.0 - (1.0 - C.NOTCH_FLOOR) * ramp(m["hole_share"], 0.02, C.NOTCH_SHARE_FULL),
+    }
+
+
+def compute(ctx: SignalContext) -> float:
+    return float(np.prod(list(multipliers(measure(ctx.features)).values())))
