@@ -397,7 +397,8 @@ class Features:
         if n_seg < 2:
             return np.zeros((0, feats.shape[0])), pool / self.frame_rate
         seg = feats[:, : n_seg * pool].reshape(feats.shape[0], n_seg, pool).mean(axis=2).T
-        seg = (seg - seg.mean(axis=0)) / (seg.std(axis=0) + 1e-6)
+        # std floor: a dimension that barely moves (a held tone) must not be blown up into noise
+        seg = (seg - seg.mean(axis=0)) / np.maximum(seg.std(axis=0), 0.05)
         return seg, pool / self.frame_rate
 
     @functools.cached_property

@@ -19,11 +19,6 @@ from tuneforge.miner.selfcheck import (
 )
 from tuneforge.spec import spec_from_fields
 
-# TODO(lead): drop this guard once scoring.features is always present.
-needs_features = pytest.mark.skipif(
-    importlib.util.find_spec("scoring.features") is None, reason="scoring.features not written yet"
-)
-
 SPEC = spec_from_fields(prompt="jazz", tempo_bpm=100, key_signature="F major", duration_seconds=2.0, seed=3)
 ABSENT_MODEL = "tuneforge-tests/no-such-model"
 
@@ -32,7 +27,6 @@ def _sine_builder(settings: GenerationSettings):
     return SineBackend()
 
 
-@needs_features
 def test_backend_clip_is_measured():
     row = check_backend("procedural", GenerationSettings(), SPEC, builder=_sine_builder)
     assert row.status == "ok"
@@ -117,7 +111,6 @@ def test_cli_rejects_unworkable_flag(capsys):
 
 
 @pytest.mark.slow
-@needs_features
 @pytest.mark.skipif(
     importlib.util.find_spec("tuneforge.generation.procedural.backend") is None, reason="procedural backend absent"
 )

@@ -60,6 +60,8 @@ class MusicSpec:
     vocals: bool = False
     lyrics: str | None = None
     seed: int = 0
+    #: Base64 audio file the caller gave as a style reference (MusicGen-Melody conditions on it).
+    reference_audio: str | None = field(default=None, repr=False)
 
     @property
     def timbres(self) -> tuple[str, ...]:
@@ -170,6 +172,7 @@ def spec_from_fields(
     vocals_requested: bool | None = None,
     lyrics: str | None = None,
     seed: int | None = None,
+    reference_audio: str | None = None,
 ) -> MusicSpec:
     """Merge structured fields (win when set) with facts read from ``prompt``.
 
@@ -221,6 +224,7 @@ def spec_from_fields(
         vocals=vocals,
         lyrics=lyrics,
         seed=int(seed) & 0xFFFFFFFF,
+        reference_audio=reference_audio or None,
     )
 
 
@@ -243,4 +247,5 @@ def spec_from_synapse(synapse: Any) -> MusicSpec:
         vocals_requested=getattr(synapse, "vocals_requested", None),
         lyrics=getattr(synapse, "lyrics", None),
         seed=getattr(synapse, "seed", None),
+        reference_audio=getattr(synapse, "reference_audio", None),
     )

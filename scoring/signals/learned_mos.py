@@ -1,13 +1,14 @@
 """The `learned_mos` signal: a signal-level perceptual-quality estimate (no trained weights).
 
-A hand-set logistic model over four robust measures, each standardised by a documented range:
-envelope modulation in the 0.5-8 Hz band where musical phrasing and syllables live (share of
-the level envelope's modulation energy up to 20 Hz); harmonicity (median pitch-salience ratio of
-loud frames); spectral flatness (lower is better); attack skewness (natural note envelopes).
-``mos01 = sigmoid(−2 + 2·mod + 1.5·harm + 1.5·(1 − flat) + 1·attack)`` with every input scaled to
-[0, 1]; reported in [0, 1] (map to a 1-5 MOS as ``1 + 4·x``). Not trained: the coefficients
-weight the measures by how reliably each separated real music from broken audio in
-``scripts/eval_scoring.py``.
+A hand-set logistic model over six robust measures, each mapped onto [0, 1] by a documented
+ramp: envelope modulation (share of the level envelope's modulation energy in the 0.5-8 Hz band
+where phrasing lives, times its depth in dB); harmonicity (median pitch-salience ratio of loud
+frames); spectral flatness (lower is better); noise floor (valleys between partials, as in
+`quality`); natural note envelopes (attack skewness, gated by note events, as in `timbral`);
+audio bandwidth (as in `quality`; muffled audio is perceived as poor). ``x = sigmoid(−4 +
+1.5·bandwidth + 1·mod + 1.5·harm + 1·(1 − flat) + 1.5·floor + 2·attack)``, reported in
+[0, 1] (map to a 1-5 MOS as ``1 + 4·x``). Not trained: the coefficients were set by hand from how
+reliably each measure separated real music from broken audio in ``scripts/eval_scoring.py``.
 """
 
 import math
@@ -17,8 +18,8 @@ import numpy as np
 from scoring.curves import ramp
 from scoring.features import Features
 from scoring.signals.base import SignalContext
-from scoring.signals.quality import flatness
-from scoring.signals.timbral import attack_skewness
+from scoring.signals.quality import bandwidth_hz, flatness, noise_floor_db
+from scoring.signals.timbral import attack_skewness, event_share
 
 NAME = "learned_mos"
 
@@ -41,22 +42,35 @@ def harmonicity(f: Features) -> float:
     return float(np.median(ratio[loud])) if loud.any() else 0.0
 
 
+def modulation_depth_db(f: Features) -> float:
+    """Standard deviation (dB) of the frame level over loud frames: phrasing moves the level."""
+    env = 20 * np.log10(f.frame_rms + 1e-6)
+    loud = env > env.max() - 40.0
+    return float(env[loud].std()) if loud.any() else 0.0
+
+
 def measure(f: Features) -> dict[str, float]:
     return {
         "modulation_share": modulation_share(f),
+        "modulation_depth_db": modulation_depth_db(f),
         "harmonicity": harmonicity(f),
         "flatness": flatness(f),
+        "noise_floor_db": noise_floor_db(f),
         "attack_skew": attack_skewness(f),
+        "event_share": event_share(f),
+        "bandwidth_hz": bandwidth_hz(f),
     }
 
 
 def score(m: dict[str, float]) -> float:
     z = (
-        -2.0
-        + 2.0 * ramp(m["modulation_share"], 0.4, 0.85)
-        + 1.5 * ramp(m["harmonicity"], 1.5, 3.5)
-        + 1.5 * ramp(m["flatness"], 0.35, 0.05)
-        + 1.0 * ramp(m["attack_skew"], -0.2, 1.0)
+        -4.0
+        + 1.5 * ramp(m["bandwidth_hz"], 3500.0, 8000.0)
+        + 1.0 * ramp(m["modulation_share"], 0.5, 0.85) * ramp(m["modulation_depth_db"], 0.5, 3.0)
+        + 1.5 * ramp(m["harmonicity"], 1.3, 2.3)
+        + 1.0 * ramp(m["flatness"], 0.3, 0.05)
+        + 1.5 * ramp(m["noise_floor_db"], -25.0, -45.0)
+        + 2.0 * ramp(m["attack_skew"], -0.2, 1.0) * ramp(m["event_share"], 0.02, 0.06)
     )
     return 1.0 / (1.0 + math.exp(-z))
 

@@ -2,7 +2,8 @@
 
 Reads the predominant pitch track (harmonic summation on the HPSS harmonic part, see
 ``Features.pitch_midi``). Notes are runs of ≥ 3 frames (~70 ms) on one semitone. Parts: voiced
-share; step share (|interval| ≤ 2 semitones) and few leaps over an octave; in-key share of note
+share; step share (pitch-class distance 1-2 semitones, octave-folded because the track makes
+octave errors) and few tritones; in-key share of note
 pitch classes (key from the chroma); contour continuity (frame-to-frame pitch moves under a
 semitone inside voiced runs); motif repetition (beat-synchronous pitch sequence equal to itself
 shifted by 2, 4, 8 or 16 beats).
@@ -36,9 +37,12 @@ def measure(f: Features) -> dict[str, float]:
     pitches, _ = notes(f)
     out = {"voiced_share": float(voiced.mean()) if voiced.size else 0.0, "n_notes": float(pitches.size)}
     if pitches.size >= 4:
-        iv = np.abs(np.diff(pitches))
-        out["step_share"] = float(np.mean(iv <= 2))
-        out["octave_leaps"] = float(np.mean(iv > 12))
+        # intervals folded to pitch-class distance (0-6): the predominant-pitch track makes octave
+        # errors, which must not read as leaps
+        d = np.abs(np.diff(pitches)) % 12
+        iv = np.minimum(d, 12 - d)
+        out["step_share"] = float(np.mean((iv >= 1) & (iv <= 2)))
+        out["tritone_share"] = float(np.mean(iv == 6))
         scale = set(f.key.scale())
         out["in_key"] = float(np.mean([p % 12 in scale for p in pitches]))
     both = voiced[1:] & voiced[:-1]
@@ -77,7 +81,7 @@ def score(m: dict[str, float]) -> float:
     """Weighted parts (weights sum to 1); a part that cannot be measured (too few notes) earns 0."""
     parts = [0.2 * ramp(m["voiced_share"], 0.05, 0.5), 0.15 * ramp(m["motif"], 0.05, 0.4)]
     if "step_share" in m:
-        parts.append(0.2 * ramp(m["step_share"], 0.2, 0.6) * ramp(m["octave_leaps"], 0.4, 0.1))
+        parts.append(0.2 * ramp(m["step_share"], 0.1, 0.35) * ramp(m["tritone_share"], 0.25, 0.08))
         parts.append(0.25 * ramp(m["in_key"], 0.6, 0.9))
     if "continuity" in m:
         parts.append(0.2 * ramp(m["continuity"], 0.5, 0.9))

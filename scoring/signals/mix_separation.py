@@ -3,7 +3,8 @@
 Parts: harmonic/percussive separability (share of time-frequency energy that the bounded HPSS
 assigns clearly, ≥ 75 %, to one side; noise is ambiguous everywhere); low-mid mud (share of the
 long-term energy in 200-500 Hz, comfortable between 5 % and 35 %); clarity (spectral contrast:
-peak vs valley level inside octave bands 200 Hz-6.4 kHz, mean over frames).
+peak vs valley level inside octave bands 200 Hz-6.4 kHz, mean over frames); presence (share of
+the energy in 2-6 kHz, where parts are told apart; a muffled mix has almost none).
 """
 
 import numpy as np
@@ -45,15 +46,28 @@ def contrast_db(f: Features) -> float:
     return float(np.mean(vals))
 
 
+def presence_share(f: Features) -> float:
+    """Share of the long-term energy in the 2-6 kHz presence band (definition of the parts)."""
+    freqs = f.frequencies
+    ltas = f.power.mean(axis=1)
+    return float(ltas[(freqs >= 2000) & (freqs < 6000)].sum() / (ltas[freqs >= 20].sum() + 1e-20))
+
+
 def measure(f: Features) -> dict[str, float]:
-    return {"separability": separability(f), "mud_share": mud_share(f), "contrast_db": contrast_db(f)}
+    return {
+        "separability": separability(f),
+        "mud_share": mud_share(f),
+        "contrast_db": contrast_db(f),
+        "presence_share": presence_share(f),
+    }
 
 
 def score(m: dict[str, float]) -> float:
     return float(
-        0.4 * ramp(m["separability"], 0.3, 0.7)
+        0.3 * ramp(m["separability"], 0.3, 0.7)
         + 0.2 * plateau(m["mud_share"], 0.05, 0.35, 0.3)
-        + 0.4 * ramp(m["contrast_db"], 12.0, 30.0)
+        + 0.3 * ramp(m["contrast_db"], 12.0, 30.0)
+        + 0.2 * ramp(m["presence_share"], 0.001, 0.01)
     )
 
 

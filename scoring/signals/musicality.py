@@ -1,10 +1,12 @@
 """The `musicality` signal: harmonic clarity and rhythmic regularity.
 
 Harmonic clarity: key strength (Krumhansl correlation of the mean chroma), chroma peakiness
-(how far frames are from a flat, noise-like chroma) and whether chord changes line up with the
+(how far frames are from a flat, noise-like chroma), pitch-class variety (a single held
+pitch is not harmony) and whether chord changes line up with the
 beats (chroma flux at beats over flux between beats). Rhythmic regularity: beat strength (onset
 strength on the beats over its mean), inter-beat-interval regularity and pulse clarity (the
-highest onset-envelope autocorrelation at beat-like lags, 0.25-2 s). A beatless piece with clear
+highest onset-envelope autocorrelation at beat-like lags, 0.25-2 s), gated by the mean
+onset strength (a clip without note onsets has no rhythm however periodic its residue). A beatless piece with clear
 harmony still scores well: the two halves combine as ``0.6·max + 0.4·mean``.
 """
 
@@ -40,8 +42,12 @@ def measure(f: Features) -> dict[str, float]:
     ac = f.onset_autocorrelation
     lo, hi = int(0.25 * f.frame_rate), int(2.0 * f.frame_rate)
     pulse = float(ac[lo : hi + 1].max()) if ac.size > lo + 1 else 0.0
+    mean_chroma = chroma.mean(axis=1)
+    pc = mean_chroma / (mean_chroma.sum() + 1e-10)
     return {
         "key_strength": f.key_strength,
+        "pitch_class_variety": float(np.exp(-np.sum(pc * np.log(pc + 1e-12)))),
+        "onset_mean": float(env.mean()),
         "chroma_mean": float(chroma.mean()),
         "change_ratio": change_ratio,
         "beat_strength": beat_strength,
@@ -56,12 +62,12 @@ def score_parts(m: dict[str, float]) -> tuple[float, float]:
         0.45 * ramp(m["key_strength"], 0.3, 0.75)
         + 0.35 * ramp(m["chroma_mean"], 0.75, 0.4)
         + 0.20 * ramp(m["change_ratio"], 1.0, 1.5)
-    )
+    ) * ramp(m["pitch_class_variety"], 2.0, 5.0)  # one held pitch is not harmony
     rhythmic = (
-        0.35 * ramp(m["beat_strength"], 1.1, 2.0)
+        0.35 * ramp(m["beat_strength"], 1.3, 4.0)
         + 0.25 * ramp(m["ioi_cv"], 0.2, 0.03)
         + 0.40 * ramp(m["pulse_clarity"], 0.05, 0.45)
-    )
+    ) * ramp(m["onset_mean"], 0.05, 0.3)  # no onsets, no rhythm
     return harmonic, rhythmic
 
 

@@ -18,12 +18,14 @@ NAME = "quality"
 
 
 def bandwidth_hz(f: Features) -> float:
+    """Highest frequency where the (100 Hz-smoothed) long-term spectrum is within 40 dB of its
+    median level over 100 Hz-1 kHz."""
     ltas = 10 * np.log10(f.power.mean(axis=1) + 1e-20)
-    # smooth over ~100 Hz so one partial does not decide
-    k = 9
-    smooth = np.convolve(ltas, np.ones(k) / k, mode="same")
-    above = np.flatnonzero(smooth > smooth[3:].max() - 60.0)
-    return float(f.frequencies[above[-1]]) if above.size else 0.0
+    smooth = np.convolve(ltas, np.ones(9) / 9, mode="same")
+    freqs = f.frequencies
+    ref = float(np.median(smooth[(freqs >= 100) & (freqs <= 1000)]))
+    above = np.flatnonzero(smooth[: freqs.size - 4] > ref - 40.0)
+    return float(freqs[above[-1]]) if above.size else 0.0
 
 
 def noise_floor_db(f: Features) -> float:
@@ -61,7 +63,7 @@ def measure(f: Features) -> dict[str, float]:
 
 def score(m: dict[str, float]) -> float:
     return float(
-        0.35 * ramp(m["bandwidth_hz"], 3000.0, 9000.0)
+        0.35 * ramp(m["bandwidth_hz"], 3500.0, 8000.0)
         + 0.3 * ramp(m["noise_floor_db"], -25.0, -45.0)
         + 0.25 * ramp(m["flatness"], 0.35, 0.05)
         + 0.1 * ramp(m["dc_offset"], 0.05, 0.01)

@@ -16,17 +16,33 @@ from scoring.signals.base import SignalContext
 NAME = "timbral"
 
 
-def attack_skewness(f: Features) -> float:
-    """Skewness of the level change (dB/frame) of 8 coarse mel bands over their active frames."""
+def _band_level_changes(f: Features) -> np.ndarray:
+    """Frame-to-frame level changes (dB) of 8 coarse mel bands where the band is active, flat."""
     bands = f.log_mel.reshape(8, -1, f.log_mel.shape[1]).mean(axis=1)  # (8, frames) dB
     d = np.diff(bands, axis=1)
     active = bands[:, 1:] > (bands.max(axis=1, keepdims=True) - 50.0)
-    vals = d[active]
+    return d[active]
+
+
+def attack_skewness(f: Features) -> float:
+    """Skewness of the level change (dB/frame) of 8 coarse mel bands over their active frames."""
+    vals = _band_level_changes(f)
     if vals.size < 20:
         return 0.0
     vals = vals - vals.mean()
     sd = vals.std()
     return float(np.mean(vals**3) / (sd**3)) if sd > 1e-9 else 0.0
+
+
+def event_share(f: Features) -> float:
+    """Share of active band-frames whose level jumps by more than 3 dB (notes starting)."""
+    vals = _band_level_changes(f)
+    return float(np.mean(vals > 3.0)) if vals.size else 0.0
+
+
+def attack_credit(f: Features) -> float:
+    """Natural-envelope credit: positive skew, counted only when there are note events at all."""
+    return ramp(attack_skewness(f), -0.2, 1.0) * ramp(event_share(f), 0.02, 0.06)
 
 
 def mfcc_variety(f: Features) -> float:
@@ -41,12 +57,17 @@ def envelope_ripple(f: Features) -> float:
 
 
 def measure(f: Features) -> dict[str, float]:
-    return {"attack_skew": attack_skewness(f), "mfcc_variety": mfcc_variety(f), "envelope_ripple": envelope_ripple(f)}
+    return {
+        "attack_skew": attack_skewness(f),
+        "event_share": event_share(f),
+        "mfcc_variety": mfcc_variety(f),
+        "envelope_ripple": envelope_ripple(f),
+    }
 
 
 def score(m: dict[str, float]) -> float:
     return float(
-        0.5 * ramp(m["attack_skew"], -0.2, 1.0)
+        0.5 * ramp(m["attack_skew"], -0.2, 1.0) * ramp(m["event_share"], 0.02, 0.06)
         + 0.3 * ramp(m["mfcc_variety"], 2.0, 8.0)
         + 0.2 * ramp(m["envelope_ripple"], 0.35, 0.1)
     )

@@ -70,7 +70,7 @@ GROOVES: dict[str, GrooveStyle] = {
         "kick": "X.....x.X.....x.", "rim": "X..x..x...x.x...", "conga": "..x.X.x...x.X.x.",
         "cowbell": "X...x...X...x...", "shaker": "x.x.x.x.x.x.x.x."}),
     "bossa": GrooveStyle("shaker", "rim", False, False, {
-        "kick": "X..oX..oX..oX..o", "rim": "X..x..x...x..x..",
+        "kick": "X..oX..oX..oX..o", "rim": "o..o..o...o..o..",
         "shaker": "xxxxxxxxxxxxxxxx", "closed_hat": "x.x.x.x.x.x.x.x."}),
     "afro": GrooveStyle("shaker", "snare", False, False, {
         "kick": "X.....x...X.....", "snare": "....x.......x...", "open_hat": "..x...x...x...x.",

@@ -17,6 +17,11 @@ from scipy.signal import lfilter
 __all__ = ["PITCHED_TIMBRES", "RELEASE_SECONDS", "synthesize_note", "midi_to_hz"]
 
 _TABLE_SIZE = 4096
+# Partials 5, 10, ... sound two octaves and a major third above the note; at full strength they
+# put the major third of every bass note and chord root into the chroma, which pulls key
+# estimates of minor keys to the parallel major and of major keys to the dominant. Voicing
+# them down keeps each timbre's character while the written harmony dominates the chroma.
+_FIFTH_PARTIAL_GAIN = 0.3
 _MIN_RAMP_S = 0.002
 
 
@@ -92,7 +97,7 @@ _SPECTRA: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 def _table(kind: str, harmonics: int) -> np.ndarray:
     """One period (``_TABLE_SIZE`` samples) of spectrum ``kind`` with ``harmonics`` partials, peak 1."""
     k = np.arange(1, harmonics + 1, dtype=float)
-    amps = _SPECTRA[kind](k)
+    amps = _SPECTRA[kind](k) * np.where(k % 5 == 0, _FIFTH_PARTIAL_GAIN, 1.0)
     phase = np.arange(_TABLE_SIZE) / _TABLE_SIZE
     table = np.zeros(_TABLE_SIZE)
     for h, a in zip(k, amps, strict=True):
