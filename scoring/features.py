@@ -233,7 +233,8 @@ class Features:
     @functools.cached_property
     def chroma(self) -> np.ndarray:
         """Chroma (C first) from the power spectrogram, ``(12, frames)``, each frame max-normalised."""
-        return librosa.feature.chroma_stft(S=self.power, sr=C.ANALYSIS_SAMPLE_RATE)
+        # tuning fixed at A440: estimating it costs more than the chroma itself and adds nothing to a key
+        return librosa.feature.chroma_stft(S=self.power, sr=C.ANALYSIS_SAMPLE_RATE, tuning=0.0)
 
     @functools.cached_property
     def key_correlations(self) -> np.ndarray:
@@ -274,9 +275,14 @@ class Features:
     def true_peak_dbfs(self) -> float:
         """True peak (dBTP): the maximum of each channel oversampled 4× with soxr."""
         peak = 0.0
+        chunk = 1 << 18  # streamed, so a 180 s clip never holds its 4x copy in memory
         for ch in self._samples:
-            up = soxr.resample(ch, self._sample_rate, 4 * self._sample_rate, quality="HQ")
-            peak = max(peak, float(np.max(np.abs(up))))
+            stream = soxr.ResampleStream(self._sample_rate, 4 * self._sample_rate, 1, dtype="float32", quality="HQ")
+            for start in range(0, ch.size, chunk):
+                last = start + chunk >= ch.size
+                up = stream.resample_chunk(ch[start : start + chunk], last=last)
+                if up.size:
+                    peak = max(peak, float(np.max(np.abs(up))))
         return float(20.0 * np.log10(max(peak, 1e-10)))
 
     @functools.cached_property
@@ -430,16 +436,22 @@ class Features:
 
     @functools.cached_property
     def fingerprint(self) -> np.ndarray:
-        """Audio fingerprint: one uint32 per ~93 ms frame, bit m = sign of the time difference of the
-        energy difference between mel bands m and m+1 (33 bands from 250 Hz), Haitsma–Kalker style.
-        Robust to gain and resampling; ``(n_frames_fp,)`` uint32."""
+        """Audio fingerprint: one uint32 per ``FINGERPRINT_FRAME_HOP`` STFT frame (~23 ms) over
+        overlapping windows of ``FINGERPRINT_WINDOW_FRAMES`` (~93 ms); bit m = sign of the time
+        difference of the energy difference between mel bands m and m+1 (33 bands from 250 Hz),
+        Haitsma–Kalker style. Robust to gain, resampling and small shifts; covers at most the first
+        ``FINGERPRINT_MAX_SECONDS``. ``(n_frames_fp,)`` uint32."""
         start = int(np.searchsorted(self.mel_frequencies, 250.0))
-        bands = self.mel[start : start + 33]
-        hop = C.FINGERPRINT_FRAME_HOP
-        n = bands.shape[1] // hop
-        if n < 2 or bands.shape[0] < 33:
+        hop, win = C.FINGERPRINT_FRAME_HOP, C.FINGERPRINT_WINDOW_FRAMES
+        max_frames = int(C.FINGERPRINT_MAX_SECONDS * self.frame_rate)
+        bands = self.mel[start : start + 33, :max_frames].astype(np.float64)
+        if bands.shape[0] < 33 or bands.shape[1] < win + 2 * hop:
             return np.zeros(0, dtype=np.uint32)
-        e = np.log(bands[:, : n * hop].reshape(33, n, hop).sum(axis=2) + 1e-10)
+        csum = np.concatenate([np.zeros((33, 1)), np.cumsum(bands, axis=1)], axis=1)
+        starts = np.arange(0, bands.shape[1] - win + 1, hop)
+        energy = csum[:, starts + win] - csum[:, starts]
+        # floor 30 dB under the frame's loudest band: bits in near-empty bands would be noise
+        e = np.log(energy + 1e-3 * energy.max(axis=0, keepdims=True) + 1e-10)
         df = e[:-1] - e[1:]  # (32, n)
         bits = (df[:, 1:] - df[:, :-1]) > 0  # (32, n-1)
         weights = (np.uint64(1) << np.arange(32, dtype=np.uint64)).astype(np.uint64)

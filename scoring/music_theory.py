@@ -83,7 +83,9 @@ def parse_key(text: str | None) -> Key | None:
     m = _KEY_RE.match(text.replace("-", " ").strip())
     if not m:
         return None
-    letter, acc, mode = m.group(1), (m.group(2) or "").strip(), (m.group(3) or "").lower()
+    letter, acc, raw_mode = m.group(1), (m.group(2) or "").strip(), m.group(3) or ""
+    # Chord-symbol convention: "CM" is C major, "Cm" C minor (only the bare letter is case-sensitive).
+    mode = "major" if raw_mode == "M" else raw_mode.lower()
     # "Bb" style: a lowercase 'b' after the letter is a flat, "Am"/"Amin" minor.
     tonic = pitch_class(letter + acc)
     if mode in ("minor", "min", "m", "moll"):

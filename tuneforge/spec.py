@@ -23,8 +23,14 @@ _TEMPO_RE2 = re.compile(r"\btempo(?: of)?\s*(\d{2,3})\b", re.I)
 _KEY_RE = re.compile(
     r"\b(?:in(?: the key of)?|key(?: of)?:?)\s+([A-G](?:#|b|♯|♭| sharp| flat)?)\s*(major|minor|maj|min|m)?\b",
 )
+#: "in a minor", "key of f# major": a lower-case tonic is accepted only with an explicit mode.
+_KEY_RE_LOWER = re.compile(
+    r"\b(?:in(?: the key of)?|key(?: of)?:?)\s+([a-g](?:#|b|♯|♭| sharp| flat)?)\s+(major|minor)\b", re.I
+)
 _METER_RE = re.compile(r"\b(\d{1,2})\s*/\s*(\d{1,2})\b(?:\s*time)?")
-_DURATION_RE = re.compile(r"\b(\d{1,3}(?:\.\d+)?)\s*(?:-\s*)?(seconds?|secs?|s|minutes?|mins?)\b", re.I)
+_DURATION_RE = re.compile(r"\b(\d{1,3}(?:\.\d+)?)(\s*)(?:-\s*)?(seconds?|secs?|s|minutes?|mins?)\b", re.I)
+#: "80s", "'90s": decades (20s-90s written with an attached "s"), not durations.
+_DECADES = {"20", "30", "40", "50", "60", "70", "80", "90"}
 _SEED_RE = re.compile(r"\bseed\s*[:=]?\s*(\d+)\b", re.I)
 _TEMPO_WORDS = (
     (re.compile(r"\b(very slow|largo|grave)\b", re.I), 55),
@@ -77,11 +83,17 @@ class MusicSpec:
         return replace(self, seed=int(seed))
 
 
-def _find_vocab(text: str, vocab: dict[str, Any]) -> list[str]:
-    """Vocabulary entries found in ``text`` as whole words, longest names first, in text order."""
+def _find_vocab(text: str, vocab: dict[str, Any], *, skip: dict[str, Any] | None = None) -> list[str]:
+    """Vocabulary entries found in ``text`` as whole words, longest names first, in text order.
+
+    Words inside a match of ``skip`` (e.g. "bass" in the genre "drum and bass") are not counted.
+    """
     lowered = text.lower()
     hits: list[tuple[int, str]] = []
     taken: list[tuple[int, int]] = []
+    for name in skip or {}:
+        for m in re.finditer(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", lowered):
+            taken.append((m.start(), m.end()))
     for name in sorted(vocab, key=len, reverse=True):
         for m in re.finditer(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", lowered):
             span = (m.start(), m.end())
@@ -90,6 +102,13 @@ def _find_vocab(text: str, vocab: dict[str, Any]) -> list[str]:
             taken.append(span)
             hits.append((m.start(), name))
     return [name for _, name in sorted(hits)]
+
+
+#: Genre names whose words are not an instrument request ("bass" in "drum and bass"); "piano solo"
+#: does ask for a piano, so genres whose name contains one of their own instruments are kept.
+_GENRES_NAMING_NO_INSTRUMENT = {
+    g: None for g, info in GENRES.items() if not any(inst in g for inst in info.instruments)
+}
 
 
 @dataclass(frozen=True)
@@ -109,7 +128,7 @@ def _parse_text(prompt: str) -> _TextFacts:
     text = prompt or ""
     genres = _find_vocab(text, GENRES)
     moods = _find_vocab(text, MOODS)
-    instruments = _find_vocab(text, INSTRUMENTS)
+    instruments = _find_vocab(text, INSTRUMENTS, skip=_GENRES_NAMING_NO_INSTRUMENT)
     tempo: float | None = None
     m = _TEMPO_RE.search(text) or _TEMPO_RE2.search(text)
     if m:
@@ -120,7 +139,7 @@ def _parse_text(prompt: str) -> _TextFacts:
                 tempo = float(bpm)
                 break
     key = None
-    km = _KEY_RE.search(text)
+    km = _KEY_RE.search(text) or _KEY_RE_LOWER.search(text)
     if km:
         key = parse_key(f"{km.group(1)} {km.group(2) or 'major'}")
     meter = None
@@ -131,10 +150,13 @@ def _parse_text(prompt: str) -> _TextFacts:
     if meter is None and _WALTZ_RE.search(text):
         meter = Meter(3, 4)
     duration = None
-    dm = _DURATION_RE.search(text)
-    if dm:
-        value = float(dm.group(1))
-        duration = value * 60.0 if dm.group(2).lower().startswith("m") else value
+    for dm in _DURATION_RE.finditer(text):
+        number, gap, unit = dm.group(1), dm.group(2), dm.group(3).lower()
+        if unit == "s" and not gap and number in _DECADES:
+            continue
+        value = float(number)
+        duration = value * 60.0 if unit.startswith("m") else value
+        break
     vocals: bool | None = None
     if _INSTRUMENTAL_RE.search(text):
         vocals = False

@@ -73,20 +73,25 @@ def looped_share(f: Features) -> float:
 
 def click_rate(f: Features) -> float:
     """Second-difference spikes per minute (events closer than 5 ms merged)."""
-    x = f.mono_original.astype(np.float64)
+    x = f.mono_original
     sr = f.sample_rate
     if x.size < sr // 10:
         return 0.0
-    e = np.abs(np.diff(x, 2))
+    e_all = np.abs(np.diff(x, 2)).astype(np.float32)
     w, q = max(16, int(0.01 * sr)), 3
-    cs = np.concatenate([[0.0], np.cumsum(e * e)])
-    idx = np.arange(e.size)
-    lo_a, lo_b = np.clip(idx - w, 0, e.size), np.clip(idx - q, 0, e.size)
-    hi_a, hi_b = np.clip(idx + q + 1, 0, e.size), np.clip(idx + w + 1, 0, e.size)
-    flank = (cs[lo_b] - cs[lo_a]) + (cs[hi_b] - cs[hi_a])
-    count = (lo_b - lo_a) + (hi_b - hi_a)
-    scale = np.sqrt(flank / np.maximum(count, 1))
-    spikes = np.flatnonzero((e > C.CLICK_RATIO * scale) & (e > 1e-3))
+    chunk = 1 << 20  # bounded memory for long clips
+    found: list[np.ndarray] = []
+    for start in range(0, e_all.size, chunk):
+        lo, hi = max(0, start - w), min(e_all.size, start + chunk + w)
+        e = e_all[lo:hi].astype(np.float64)
+        cs = np.concatenate([[0.0], np.cumsum(e * e)])
+        idx = np.arange(start - lo, min(start + chunk, e_all.size) - lo)
+        a0, a1 = np.clip(idx - w, 0, e.size), np.clip(idx - q, 0, e.size)
+        b0, b1 = np.clip(idx + q + 1, 0, e.size), np.clip(idx + w + 1, 0, e.size)
+        scale = np.sqrt(((cs[a1] - cs[a0]) + (cs[b1] - cs[b0])) / np.maximum((a1 - a0) + (b1 - b0), 1))
+        hits = (e[idx] > C.CLICK_RATIO * scale) & (e[idx] > 1e-3)
+        found.append(idx[hits] + lo)
+    spikes = np.concatenate(found)
     if spikes.size == 0:
         return 0.0
     events = 1 + int(np.sum(np.diff(spikes) > int(0.005 * sr)))
@@ -148,7 +153,7 @@ def multipliers(m: dict[str, float]) -> dict[str, float]:
     """Each defect's multiplier in [floor, 1]."""
     return {
         "clipping": 1.0 - (1.0 - C.CLIP_FLOOR) * ramp(m["clipped_share"], 0.0005, C.CLIP_SHARE_FULL),
-        "loops": 1.0 - (1.0 - C.LOOP_FLOOR) * ramp(m["looped_share"], 0.0, 0.5),
+        "loops": 1.0 - (1.0 - C.LOOP_FLOOR) * ramp(m["looped_share"], 0.1, 0.6),
         "clicks": 1.0 - (1.0 - C.CLICK_FLOOR) * ramp(m["clicks_per_minute"], C.CLICK_RATE_FREE, C.CLICK_RATE_FULL),
         "dropouts": max(C.DROPOUT_FLOOR, 1.0 - C.DROPOUT_PER_EVENT * m["dropouts"]),
         "holes": 1.0 - (1.0 - C.NOTCH_FLOOR) * ramp(m["hole_share"], 0.02, C.NOTCH_SHARE_FULL),

@@ -5,6 +5,8 @@ Each clip's bit fingerprint (``Features.fingerprint``) is compared, at the best 
 same hotkey's recent clips in ``MinerHistory``. Similarity is 1 − bit error rate: unrelated
 audio ≈ 0.5, different seeds of one prompt well under 0.85, re-encoded or relayed copies ≥ 0.95.
 Multiplier 1 at ``FINGERPRINT_SIM_NONE`` or below, linear to 0 at ``FINGERPRINT_SIM_FULL``.
+Round pairs whose DSP embeddings differ (cosine < ``FINGERPRINT_PREFILTER_COSINE``) are skipped
+before the bit comparison, which keeps large rounds cheap.
 
 Rule for a group of near-duplicates in one round: the clip delivered first (smallest
 validator-measured generation time; ties and unknown times broken by hotkey, ascending) is
@@ -13,6 +15,8 @@ receive the clip before forwarding it, so it cannot be first.
 """
 
 import math
+
+import numpy as np
 
 from scoring import constants as C
 from scoring.curves import ramp
@@ -46,9 +50,12 @@ def compute(ctx: SignalContext) -> float:
     own = _priority(ctx.features, ctx.hotkey or "")
     worst = 1.0
     if ctx.round is not None:
+        emb = ctx.features.dsp_embedding
         for other_key, other in ctx.round.entries.items():
             if _priority(other, other_key) >= own:
                 continue  # we were first (or tie-break wins): the other copy pays, not us
+            if float(np.dot(emb, other.dsp_embedding)) < C.FINGERPRINT_PREFILTER_COSINE:
+                continue  # timbre and harmony differ: cannot be a copy (saves the bit comparison)
             sim = fingerprint_similarity(fp, other.fingerprint, max_offset=offset)
             worst = min(worst, similarity_multiplier(sim))
     if ctx.history is not None and ctx.hotkey:

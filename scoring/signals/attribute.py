@@ -11,13 +11,17 @@ Duration: 1 within 5 %, 0 at 50 % off. Instruments: ``features.get_extra("instru
 when the CLAP zero-shot classifier stored one.
 """
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from scoring import constants as C
 from scoring.curves import clamp01, ramp
-from scoring.features import Features
 from scoring.music_theory import Meter, key_relation, parse_key, parse_meter
 from scoring.signals.base import SignalContext, Unavailable
+
+if TYPE_CHECKING:  # signals are imported by scoring.features' import chain
+    from scoring.features import Features
 
 NAME = "attribute"
 
@@ -42,7 +46,7 @@ def key_confidence(strength: float) -> float:
     return ramp(strength, lo, hi)
 
 
-def key_credit(*, features: Features, requested: str) -> float | None:
+def key_credit(*, features: "Features", requested: str) -> float | None:
     key = parse_key(requested)
     if key is None:
         return None
@@ -51,7 +55,7 @@ def key_credit(*, features: Features, requested: str) -> float | None:
     return conf * C.KEY_RELATION_CREDIT[relation] + (1.0 - conf) * C.KEY_UNSURE_CREDIT
 
 
-def meter_periodicity(features: Features) -> tuple[int, float] | None:
+def meter_periodicity(features: "Features") -> tuple[int, float] | None:
     """Best accent period (beats per bar among ``METER_PERIODS``) and its confidence in [0, 1],
     from the autocorrelation of the onset strength sampled on the beats; None with too few beats."""
     beats = features.beats
@@ -86,7 +90,7 @@ def _compatible_periods(meter: Meter) -> tuple[set[int], set[int]]:
     return {pulses}, set()
 
 
-def meter_credit(*, features: Features, requested: str) -> float | None:
+def meter_credit(*, features: "Features", requested: str) -> float | None:
     meter = parse_meter(requested)
     measured = meter_periodicity(features)
     if meter is None or measured is None:

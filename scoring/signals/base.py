@@ -7,8 +7,9 @@ applicable, clip too short...). A penalty has the same shape and returns a multi
 clip, lazily) and never recompute what another signal already computed.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from scoring.request import ScoringRequest
 

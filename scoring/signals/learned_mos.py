@@ -12,19 +12,22 @@ reliably each measure separated real music from broken audio in ``scripts/eval_s
 """
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from scoring.curves import ramp
-from scoring.features import Features
 from scoring.signals.base import SignalContext
 from scoring.signals.quality import bandwidth_hz, flatness, noise_floor_db
 from scoring.signals.timbral import attack_skewness, event_share
 
+if TYPE_CHECKING:  # signals are imported by scoring.features' import chain
+    from scoring.features import Features
+
 NAME = "learned_mos"
 
 
-def modulation_share(f: Features) -> float:
+def modulation_share(f: "Features") -> float:
     env = 20 * np.log10(f.frame_rms + 1e-6)
     env = env - env.mean()
     if env.size < 16:
@@ -36,20 +39,20 @@ def modulation_share(f: Features) -> float:
     return float(musical / total) if total > 0 else 0.0
 
 
-def harmonicity(f: Features) -> float:
+def harmonicity(f: "Features") -> float:
     ratio = f.pitch_salience_ratio
     loud = ratio > 0
     return float(np.median(ratio[loud])) if loud.any() else 0.0
 
 
-def modulation_depth_db(f: Features) -> float:
+def modulation_depth_db(f: "Features") -> float:
     """Standard deviation (dB) of the frame level over loud frames: phrasing moves the level."""
     env = 20 * np.log10(f.frame_rms + 1e-6)
     loud = env > env.max() - 40.0
     return float(env[loud].std()) if loud.any() else 0.0
 
 
-def measure(f: Features) -> dict[str, float]:
+def measure(f: "Features") -> dict[str, float]:
     return {
         "modulation_share": modulation_share(f),
         "modulation_depth_db": modulation_depth_db(f),

@@ -9,16 +9,20 @@ semitone inside voiced runs); motif repetition (beat-synchronous pitch sequence 
 shifted by 2, 4, 8 or 16 beats).
 """
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from scoring.curves import ramp
-from scoring.features import Features
 from scoring.signals.base import SignalContext, Unavailable
+
+if TYPE_CHECKING:  # signals are imported by scoring.features' import chain
+    from scoring.features import Features
 
 NAME = "melody"
 
 
-def notes(f: Features) -> tuple[np.ndarray, np.ndarray]:
+def notes(f: "Features") -> tuple[np.ndarray, np.ndarray]:
     """Note pitches (MIDI ints) and their start frames (within the excerpt) from the pitch track."""
     midi = f.pitch_midi
     q = np.where(np.isnan(midi), -1, np.round(np.nan_to_num(midi, nan=-1.0))).astype(int)
@@ -31,7 +35,7 @@ def notes(f: Features) -> tuple[np.ndarray, np.ndarray]:
     return q[starts][keep], starts[keep]
 
 
-def measure(f: Features) -> dict[str, float]:
+def measure(f: "Features") -> dict[str, float]:
     midi = f.pitch_midi
     voiced = ~np.isnan(midi)
     pitches, _ = notes(f)
@@ -52,7 +56,7 @@ def measure(f: Features) -> dict[str, float]:
     return out
 
 
-def _motif_repetition(f: Features) -> float:
+def _motif_repetition(f: "Features") -> float:
     """Best share of beats whose median pitch equals the one 2/4/8/16 beats later."""
     exc = f.analysis_excerpt
     beats = f.beats[(f.beats >= exc.start) & (f.beats < exc.stop)] - exc.start

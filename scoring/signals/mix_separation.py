@@ -7,16 +7,20 @@ peak vs valley level inside octave bands 200 Hz-6.4 kHz, mean over frames); pres
 the energy in 2-6 kHz, where parts are told apart; a muffled mix has almost none).
 """
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from scoring.curves import plateau, ramp
-from scoring.features import Features
 from scoring.signals.base import SignalContext
+
+if TYPE_CHECKING:  # signals are imported by scoring.features' import chain
+    from scoring.features import Features
 
 NAME = "mix_separation"
 
 
-def separability(f: Features) -> float:
+def separability(f: "Features") -> float:
     h, p = f.hpss
     e_h, e_p = h.astype(np.float64) ** 2, p.astype(np.float64) ** 2
     total = e_h + e_p
@@ -24,14 +28,14 @@ def separability(f: Features) -> float:
     return float(np.sum(total[clear]) / (np.sum(total) + 1e-20))
 
 
-def mud_share(f: Features) -> float:
+def mud_share(f: "Features") -> float:
     freqs = f.frequencies
     ltas = f.power.mean(axis=1)
     band = (freqs >= 200) & (freqs < 500)
     return float(ltas[band].sum() / (ltas[freqs >= 20].sum() + 1e-20))
 
 
-def contrast_db(f: Features) -> float:
+def contrast_db(f: "Features") -> float:
     freqs = f.frequencies
     logmag = 20 * np.log10(f.magnitude + 1e-9)
     loud = f.frame_rms > 0.1 * float(np.max(f.frame_rms))
@@ -46,14 +50,14 @@ def contrast_db(f: Features) -> float:
     return float(np.mean(vals))
 
 
-def presence_share(f: Features) -> float:
+def presence_share(f: "Features") -> float:
     """Share of the long-term energy in the 2-6 kHz presence band (definition of the parts)."""
     freqs = f.frequencies
     ltas = f.power.mean(axis=1)
     return float(ltas[(freqs >= 2000) & (freqs < 6000)].sum() / (ltas[freqs >= 20].sum() + 1e-20))
 
 
-def measure(f: Features) -> dict[str, float]:
+def measure(f: "Features") -> dict[str, float]:
     return {
         "separability": separability(f),
         "mud_share": mud_share(f),

@@ -10,16 +10,20 @@ onset strength (a clip without note onsets has no rhythm however periodic its re
 harmony still scores well: the two halves combine as ``0.6·max + 0.4·mean``.
 """
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from scoring.curves import ramp
-from scoring.features import Features
 from scoring.signals.base import SignalContext
+
+if TYPE_CHECKING:  # signals are imported by scoring.features' import chain
+    from scoring.features import Features
 
 NAME = "musicality"
 
 
-def measure(f: Features) -> dict[str, float]:
+def measure(f: "Features") -> dict[str, float]:
     """Raw measures: key strength, mean chroma level, beat-aligned chroma flux ratio, beat
     strength, IOI coefficient of variation, pulse clarity."""
     chroma = f.chroma

@@ -8,13 +8,17 @@ around −3 to −9, white noise at 0); stereo correlation for stereo clips (out
 fake stereo is neutral).
 """
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from scoring import constants as C
 from scoring.curves import plateau, ramp
-from scoring.features import Features
 from scoring.request import ScoringRequest
 from scoring.signals.base import SignalContext
+
+if TYPE_CHECKING:  # signals are imported by scoring.features' import chain
+    from scoring.features import Features
 
 NAME = "production"
 
@@ -31,7 +35,7 @@ def genre_family(request: ScoringRequest) -> str:
     return C.DEFAULT_FAMILY
 
 
-def spectral_tilt(f: Features) -> float:
+def spectral_tilt(f: "Features") -> float:
     """Slope (dB per octave) of a line fitted to the long-term power spectrum, 100 Hz-8 kHz."""
     freqs = f.frequencies
     band = (freqs >= 100) & (freqs <= 8000)
@@ -40,7 +44,7 @@ def spectral_tilt(f: Features) -> float:
     return float(slope)
 
 
-def stereo_correlation(f: Features) -> float | None:
+def stereo_correlation(f: "Features") -> float | None:
     st = f.stereo
     if st is None:
         return None
@@ -49,7 +53,7 @@ def stereo_correlation(f: Features) -> float | None:
     return float(np.sum(left * right) / denom) if denom > 0 else None
 
 
-def measure(f: Features) -> dict[str, float]:
+def measure(f: "Features") -> dict[str, float]:
     out = {
         "loudness_lufs": f.loudness_lufs,
         "true_peak_dbfs": f.true_peak_dbfs,

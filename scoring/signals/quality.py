@@ -7,17 +7,21 @@ noise floor (per frame, the 10th-percentile bin level against the frame's strong
 flatness (mean, 100 Hz-8 kHz; music is far from flat, noise is flat); DC offset.
 """
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from scoring import constants as C
 from scoring.curves import ramp
-from scoring.features import Features
 from scoring.signals.base import SignalContext
+
+if TYPE_CHECKING:  # signals are imported by scoring.features' import chain
+    from scoring.features import Features
 
 NAME = "quality"
 
 
-def bandwidth_hz(f: Features) -> float:
+def bandwidth_hz(f: "Features") -> float:
     """Highest frequency where the (100 Hz-smoothed) long-term spectrum is within 40 dB of its
     median level over 100 Hz-1 kHz."""
     ltas = 10 * np.log10(f.power.mean(axis=1) + 1e-20)
@@ -28,7 +32,7 @@ def bandwidth_hz(f: Features) -> float:
     return float(freqs[above[-1]]) if above.size else 0.0
 
 
-def noise_floor_db(f: Features) -> float:
+def noise_floor_db(f: "Features") -> float:
     freqs = f.frequencies
     band = (freqs >= 500) & (freqs <= 8000)
     logmag = 20 * np.log10(f.magnitude[band] + 1e-9)
@@ -39,7 +43,7 @@ def noise_floor_db(f: Features) -> float:
     return float(np.median(np.percentile(lm, 10, axis=0) - lm.max(axis=0)))
 
 
-def flatness(f: Features) -> float:
+def flatness(f: "Features") -> float:
     freqs = f.frequencies
     band = (freqs >= 100) & (freqs <= 8000)
     p = f.power[band] + 1e-12
@@ -50,7 +54,7 @@ def flatness(f: Features) -> float:
     return float(np.mean(vals))
 
 
-def measure(f: Features) -> dict[str, float]:
+def measure(f: "Features") -> dict[str, float]:
     nyquist = min(f.sample_rate, C.ANALYSIS_SAMPLE_RATE) / 2.0
     return {
         "bandwidth_hz": bandwidth_hz(f),

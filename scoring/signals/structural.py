@@ -8,23 +8,27 @@ smoothly). Sections (clips ≥ 20 s): peaks of a Foote checkerboard novelty curv
 one section per ~15 s.
 """
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from scoring.curves import ramp
-from scoring.features import Features
 from scoring.signals.base import SignalContext, Unavailable
+
+if TYPE_CHECKING:  # signals are imported by scoring.features' import chain
+    from scoring.features import Features
 
 NAME = "structural"
 
 
-def _similarity(f: Features) -> tuple[np.ndarray, float]:
+def _similarity(f: "Features") -> tuple[np.ndarray, float]:
     seg, seconds = f.structure_features
     # Norm floor: near-constant features (a held sine) give near-zero vectors, not random unit ones.
     norms = np.linalg.norm(seg, axis=1) + 1.0
     return (seg @ seg.T) / np.outer(norms, norms), seconds
 
 
-def measure(f: Features) -> dict[str, float]:
+def measure(f: "Features") -> dict[str, float]:
     ssm, seconds = _similarity(f)
     n = ssm.shape[0]
     out: dict[str, float] = {}

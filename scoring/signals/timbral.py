@@ -7,16 +7,20 @@ stationary noise do not); spectral envelope smoothness (share of cepstral energy
 MFCCs; combs and metallic artefacts ripple the envelope).
 """
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from scoring.curves import ramp
-from scoring.features import Features
 from scoring.signals.base import SignalContext
+
+if TYPE_CHECKING:  # signals are imported by scoring.features' import chain
+    from scoring.features import Features
 
 NAME = "timbral"
 
 
-def _band_level_changes(f: Features) -> np.ndarray:
+def _band_level_changes(f: "Features") -> np.ndarray:
     """Frame-to-frame level changes (dB) of 8 coarse mel bands where the band is active, flat."""
     bands = f.log_mel.reshape(8, -1, f.log_mel.shape[1]).mean(axis=1)  # (8, frames) dB
     d = np.diff(bands, axis=1)
@@ -24,7 +28,7 @@ def _band_level_changes(f: Features) -> np.ndarray:
     return d[active]
 
 
-def attack_skewness(f: Features) -> float:
+def attack_skewness(f: "Features") -> float:
     """Skewness of the level change (dB/frame) of 8 coarse mel bands over their active frames."""
     vals = _band_level_changes(f)
     if vals.size < 20:
@@ -34,29 +38,29 @@ def attack_skewness(f: Features) -> float:
     return float(np.mean(vals**3) / (sd**3)) if sd > 1e-9 else 0.0
 
 
-def event_share(f: Features) -> float:
+def event_share(f: "Features") -> float:
     """Share of active band-frames whose level jumps by more than 3 dB (notes starting)."""
     vals = _band_level_changes(f)
     return float(np.mean(vals > 3.0)) if vals.size else 0.0
 
 
-def attack_credit(f: Features) -> float:
+def attack_credit(f: "Features") -> float:
     """Natural-envelope credit: positive skew, counted only when there are note events at all."""
     return ramp(attack_skewness(f), -0.2, 1.0) * ramp(event_share(f), 0.02, 0.06)
 
 
-def mfcc_variety(f: Features) -> float:
+def mfcc_variety(f: "Features") -> float:
     """Mean over MFCC 1-12 of their standard deviation over time."""
     return float(np.mean(f.mfcc[1:13].std(axis=1)))
 
 
-def envelope_ripple(f: Features) -> float:
+def envelope_ripple(f: "Features") -> float:
     """Share of cepstral energy (MFCC 1-19) in MFCC 13-19, mean over frames."""
     sq = f.mfcc[1:] ** 2
     return float(np.mean(sq[12:].sum(axis=0) / (sq.sum(axis=0) + 1e-9)))
 
 
-def measure(f: Features) -> dict[str, float]:
+def measure(f: "Features") -> dict[str, float]:
     return {
         "attack_skew": attack_skewness(f),
         "event_share": event_share(f),

@@ -8,16 +8,20 @@ semitones extent); formant-band energy (1-4 kHz share of the spectrum, where the
 formants sit). A DSP proxy: the neural `vocal_lyrics` signal does the real listening.
 """
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from scoring.curves import plateau, ramp
-from scoring.features import Features
 from scoring.signals.base import SignalContext, Unavailable
+
+if TYPE_CHECKING:  # signals are imported by scoring.features' import chain
+    from scoring.features import Features
 
 NAME = "vocal"
 
 
-def vibrato_share(f: Features) -> float:
+def vibrato_share(f: "Features") -> float:
     midi = f.pitch_midi
     voiced = ~np.isnan(midi)
     min_len = int(0.3 * f.frame_rate)
@@ -39,7 +43,7 @@ def vibrato_share(f: Features) -> float:
     return hits / len(runs)
 
 
-def measure(f: Features) -> dict[str, float]:
+def measure(f: "Features") -> dict[str, float]:
     midi = f.pitch_midi
     hz = 440.0 * 2 ** ((midi - 69) / 12)
     in_range = (hz >= 110) & (hz <= 1000)

@@ -20,7 +20,12 @@ from tuneforge.generation.base import BackendUnavailable, GeneratedAudio, Genera
 from tuneforge.generation.musicgen_chroma import reference_chroma
 from tuneforge.generation.musicgen_loading import LoadedMusicGen, load_musicgen, short_model_name
 from tuneforge.generation.musicgen_text import describe_spec
-from tuneforge.generation.musicgen_windows import WindowPlan, equal_power_crossfade, fit_length, tokens_for_frames
+from tuneforge.generation.musicgen_windows import (
+    WindowPlan,
+    equal_power_crossfade,
+    fit_length,
+    tokens_for_frames,
+)
 from tuneforge.spec import MusicSpec
 
 __all__ = ["MusicGenBackend", "SamplingSettings"]
