@@ -70,7 +70,7 @@ class FakeDendrite:
         if not hasattr(reply, "attach_audio"):  # a PingSynapse for a generating miner
             reply.is_available = True
             return reply
-        reply.attach_audio(clip(synapse.duration_seconds * (0.5 if behaviour == "short" else 1.0)), SAMPLE_RATE)
+        reply.attach_audio(clip(synapse.duration_seconds * (0.5 if behaviour in ("short", "short-rewrite") else 1.0)), SAMPLE_RATE)
         reply.model_id = f"fake-{behaviour}"
         if behaviour in ("rewrite", "short-rewrite"):
             # A cheat: claim the request was whatever the clip happens to fit.

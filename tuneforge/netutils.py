@@ -123,9 +123,14 @@ def detect_external_ip(*, timeout_s: float = 10.0) -> str:
 
 
 def port_is_free(host: str, port: int) -> bool:
-    """Whether a TCP socket can bind ``host:port`` right now (wildcard hosts test 0.0.0.0)."""
+    """Whether a server could bind ``host:port`` right now (wildcard hosts test 0.0.0.0).
+
+    SO_REUSEADDR is set as uvicorn sets it, so connections lingering in TIME_WAIT after a
+    server stopped do not count as the port being taken.
+    """
     bind_host = "0.0.0.0" if host in _WILDCARD_HOSTS else host
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((bind_host, int(port)))
         except OSError:

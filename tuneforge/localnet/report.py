@@ -80,28 +80,18 @@ def format_leaderboard(rows: list[dict[str, Any]]) -> str:
 
 
 def save_round(out_dir: Path, round_index: int, result: Any) -> Path:
-    """Write one round's clips (WAV/FLAC as received) and breakdowns under ``out_dir/rounds/``.
+    """Write one round's clips (as received) and breakdowns under ``out_dir/rounds/round_NNN/``.
 
     ``result`` is the validator's ``RoundResult``; returns the round's directory.
     """
     rdir = out_dir / "rounds" / f"round_{round_index:03d}"
     rdir.mkdir(parents=True, exist_ok=True)
-    summary = {"round_id": result.round_id, "challenge": result.challenge, "miners": []}
-    for miner in result.miners:
-        item = {
-            "uid": miner.uid,
-            "hotkey": miner.hotkey,
-            "final_score": miner.final_score,
-            "error": miner.error,
-            "rtt_seconds": miner.rtt_seconds,
-            "breakdown": miner.breakdown,
-            "clip": None,
-        }
+    summary = result.to_dict()
+    for item, miner in zip(summary["miners"], result.miners):
+        item["clip"] = None
         if miner.audio_bytes:
-            ext = "flac" if miner.audio_bytes[:4] == b"fLaC" else "ogg" if miner.audio_bytes[:4] == b"OggS" else "wav"
-            clip = rdir / f"uid{miner.uid:03d}.{ext}"
+            clip = rdir / f"uid{miner.uid:03d}.{miner.audio_format or 'wav'}"
             clip.write_bytes(miner.audio_bytes)
             item["clip"] = clip.name
-        summary["miners"].append(item)
     write_json(rdir / "round.json", summary)
     return rdir

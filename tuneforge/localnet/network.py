@@ -1,0 +1,300 @@
+"""A whole TuneForge subnet in one process.
+
+``LocalNetwork`` brings up the in-process local chain, registers one validator and N miners
+with fresh wallets, starts each miner on a real bittensor axon bound to 127.0.0.1 (one or more
+of them deliberately poor), and drives a validator with a real dendrite through R rounds:
+challenge → generation → strict intake → scoring → EMA → weights set on the chain and read
+back. Nothing leaves 127.0.0.1: the external-IP lookups bittensor makes are pinned first.
+"""
+
+import asyncio
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tuneforge import netutils
+from tuneforge.chain import get_local_chain, reset_local_chain
+from tuneforge.generation import GenerationSettings, build_backend
+from tuneforge.generation.base import GenerationBackend
+from tuneforge.localnet.poor_backends import POOR_KINDS, make_poor_backend
+from tuneforge.localnet.report import format_leaderboard, leaderboard_rows, save_round, write_json
+from tuneforge.localnet.wallets import make_wallet
+
+__all__ = ["LocalnetOptions", "LocalNetwork", "MinerSlot"]
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+VALIDATOR_STAKE = 10_000.0
+MINER_STAKE = 10.0
+
+
+@dataclass
+class LocalnetOptions:
+    """Settings of one local network run (see ``tuneforge localnet --help``)."""
+
+    miners: int = 4
+    rounds: int = 3
+    out: Path | None = None
+    serve: bool = False
+    bad_miners: int = 1
+    netuid: int = 1
+    sample_size: int | None = None  # None: every miner each round
+    timeout_s: float = 30.0
+    scoring_workers: int = 2
+    blocks_per_round: int = 5
+    api_port: int | None = None  # None: a free port
+    round_interval_s: float = 300.0  # --serve: seconds between rounds after the scripted ones
+    demo_credits: int = 10_000
+
+    def validate(self) -> None:
+        if self.miners < 1:
+            raise ValueError("--miners must be at least 1")
+        if self.rounds < 0:
+            raise ValueError("--rounds must be 0 or more")
+        if not 0 <= self.bad_miners <= self.miners:
+            raise ValueError("--bad-miners must be between 0 and --miners")
+
+
+@dataclass
+class MinerSlot:
+    """One local miner: its wallet, chain identity, backend and running neuron."""
+
+    index: int
+    wallet: Any
+    backend_name: str
+    miner: Any = None
+    uid: int | None = None
+    port: int = 0
+
+    @property
+    def hotkey(self) -> str:
+        return self.wallet.hotkey.ss58_address
+
+
+@dataclass
+class LocalNetwork:
+    """The local subnet. Use as ``with LocalNetwork(opts) as net: net.run()``."""
+
+    options: LocalnetOptions
+    out_dir: Path = field(init=False)
+    chain: Any = field(init=False, default=None)
+    validator: Any = field(init=False, default=None)
+    validator_wallet: Any = field(init=False, default=None)
+    slots: list[MinerSlot] = field(init=False, default_factory=list)
+    api_info: dict[str, Any] | None = field(init=False, default=None)
+    api_port: int | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.options.validate()
+        if self.options.out is None:
+            # Kept after the run (it holds the wallets, clips and breakdowns); its path is printed.
+            self.out_dir = Path(tempfile.mkdtemp(prefix="tuneforge-localnet-"))
+        else:
+            self.out_dir = Path(self.options.out).expanduser().resolve()
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- bring-up ---------------------------------------------------------------------------
+    def __enter__(self) -> "LocalNetwork":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Chain, wallets, registrations, miners on 127.0.0.1, the validator (set up, not looping)."""
+        opts = self.options
+        netutils.pin_external_ip(LOOPBACK)
+        reset_local_chain()
+        self.chain = get_local_chain(weights_rate_limit=1)
+        self.chain.create_subnet(opts.netuid)
+        wallets_dir = self.out_dir / "wallets"
+        self.validator_wallet = make_wallet(wallets_dir, "validator")
+        self.chain.register_neuron(
+            opts.netuid, self.validator_wallet.hotkey.ss58_address,
+            self.validator_wallet.coldkeypub.ss58_address, stake=VALIDATOR_STAKE, validator_permit=True,
+        )
+        good = build_backend(GenerationSettings(backend="procedural"))
+        for i in range(opts.miners):
+            poor = i >= opts.miners - opts.bad_miners
+            kind = POOR_KINDS[(i - (opts.miners - opts.bad_miners)) % len(POOR_KINDS)] if poor else "procedural"
+            wallet = make_wallet(wallets_dir, f"miner{i}")
+            slot = MinerSlot(index=i, wallet=wallet, backend_name=kind)
+            slot.uid = self.chain.register_neuron(
+                opts.netuid, wallet.hotkey.ss58_address, wallet.coldkeypub.ss58_address,
+                stake=MINER_STAKE, validator_permit=False,
+            )
+            backend = make_poor_backend(kind, good) if poor else good
+            slot.miner = self._start_miner(slot, backend)
+            self.slots.append(slot)
+            log.info("miner %d/%d up: uid %s on %s:%d (%s)", i + 1, opts.miners, slot.uid, LOOPBACK, slot.port, kind)
+        # Registration counts as a weight update on chain: step past the rate limit.
+        self.chain.step_block(2)
+        self.validator = self._build_validator()
+        self.validator.setup()
+        self._write_localnet_json()
+
+    def _start_miner(self, slot: MinerSlot, backend: GenerationBackend) -> Any:
+        from tuneforge.miner.config import MinerConfig
+        from tuneforge.miner.neuron import Miner
+
+        port = netutils.free_port(LOOPBACK)
+        config = MinerConfig(
+            netuid=self.options.netuid,
+            wallet_name=f"miner{slot.index}",
+            wallet_hotkey="default",
+            wallet_path=str(self.out_dir / "wallets"),
+            network="localchain",
+            axon_port=port,
+            axon_ip=LOOPBACK,
+            axon_external_ip=LOOPBACK,
+            resync_interval_s=30.0,
+            warmup_seconds=0.5,
+        )
+        miner = Miner(config, wallet=slot.wallet, subtensor=self.chain, backend=backend, port=port, external_ip=LOOPBACK)
+        miner.start()
+        slot.port = port
+        return miner
+
+    def _build_validator(self) -> Any:
+        from tuneforge.validator.config import build_parser, parse_validator_config
+        from tuneforge.validator.neuron import Validator
+
+        opts = self.options
+        state_dir = self.out_dir / "validator"
+        argv = [
+            "--netuid", str(opts.netuid),
+            "--subtensor.network", "localchain",
+            "--wallet.name", "validator", "--wallet.hotkey", "default",
+            "--wallet.path", str(self.out_dir / "wallets"),
+            "--neuron.sample_size", str(opts.sample_size or opts.miners),
+            "--neuron.timeout", str(opts.timeout_s),
+            "--neuron.scoring_workers", str(opts.scoring_workers),
+            "--neuron.state_dir", str(state_dir),
+            "--neuron.round_interval", str(opts.round_interval_s),
+            "--neuron.weights_interval", str(max(30.0, opts.round_interval_s)),
+        ]
+        api_flags = "--api.port" in build_parser().format_help()
+        if opts.serve:
+            if not api_flags:
+                raise RuntimeError("--serve needs the HTTP API package (tuneforge.api), which is not installed")
+            self.api_port = opts.api_port or netutils.free_port(LOOPBACK)
+            argv += ["--api.host", LOOPBACK, "--api.port", str(self.api_port),
+                     "--api.database_url", f"sqlite:///{state_dir / 'tuneforge.db'}",
+                     "--api.audio_dir", str(state_dir / "audio")]
+        elif api_flags:
+            argv += ["--api.off"]
+        config = parse_validator_config(argv)
+        return Validator(config, wallet=self.validator_wallet, subtensor=self.chain)
+
+    # -- rounds -------------------------------------------------------------------------------
+    def run(self) -> list[dict[str, Any]]:
+        """Run the scripted rounds, set weights after each, write outputs; returns the leaderboard rows."""
+        rows = asyncio.run(self._run_rounds())
+        if self.options.serve:
+            self._serve()
+        return rows
+
+    async def _run_rounds(self) -> list[dict[str, Any]]:
+        opts = self.options
+        last: dict[str, dict[str, Any]] = {}
+        try:
+            for r in range(1, opts.rounds + 1):
+                started = time.monotonic()
+                log.info("round %d/%d: sending a challenge to %d miners ...", r, opts.rounds, len(self.slots))
+                result = await self.validator.run_round()
+                save_round(self.out_dir, r, result)
+                for m in result.miners:
+                    last[m.hotkey] = m.breakdown
+                self.chain.step_block(opts.blocks_per_round)
+                weights = await asyncio.to_thread(self.validator.set_weights_now)
+                scores = ", ".join(f"uid{m.uid}={m.final_score:.3f}" for m in sorted(result.miners, key=lambda m: m.uid))
+                log.info(
+                    "round %d/%d done in %.1f s: %r | %s | weights %s",
+                    r, opts.rounds, time.monotonic() - started, result.challenge.prompt[:70], scores,
+                    "set" if getattr(weights, "success", False) else f"not set ({getattr(weights, 'reason', '?')})",
+                )
+        finally:
+            close = getattr(self.validator.dendrite, "aclose_session", None)
+            if close is not None:
+                await close()
+        return self._write_leaderboard(last)
+
+    def chain_weights(self) -> dict[int, float]:
+        """uid → weight the validator set on chain, normalised to sum 1 (read back from the chain)."""
+        vuid = self.chain.get_uid_for_hotkey_on_subnet(self.validator_wallet.hotkey.ss58_address, self.options.netuid)
+        for uid, pairs in self.chain.weights(self.options.netuid):
+            if uid == vuid:
+                total = float(sum(w for _, w in pairs)) or 1.0
+                return {int(dest): w / total for dest, w in pairs}
+        return {}
+
+    def _write_leaderboard(self, last: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        backends = {s.hotkey: s.backend_name for s in self.slots}
+        rows = leaderboard_rows(self.validator.leaderboard_snapshot(), self.chain_weights(), last, backends)
+        write_json(self.out_dir / "leaderboard.json", {"netuid": self.options.netuid, "block": self.chain.get_current_block(), "miners": rows})
+        return rows
+
+    def _write_localnet_json(self) -> None:
+        data: dict[str, Any] = {
+            "netuid": self.options.netuid,
+            "validator": {
+                "wallet_path": str(self.out_dir / "wallets"),
+                "wallet_name": "validator",
+                "hotkey_name": "default",
+                "hotkey_ss58": self.validator_wallet.hotkey.ss58_address,
+            },
+            "miners": [
+                {"uid": s.uid, "hotkey": s.hotkey, "ip": LOOPBACK, "port": s.port, "backend": s.backend_name}
+                for s in self.slots
+            ],
+        }
+        if self.api_info is not None:
+            data["api"] = self.api_info
+        write_json(self.out_dir / "localnet.json", data)
+
+    # -- serving ----------------------------------------------------------------------------
+    def _serve(self) -> None:
+        """Start the validator's loops and API, print how to reach them, block until SIGINT/SIGTERM."""
+        from tuneforge.api.admin import create_demo_account
+
+        self.validator.start()
+        if self.validator.api is None:
+            raise RuntimeError("the HTTP API did not start; see the log above")
+        url = self.validator.api.url
+        account_id, api_key = create_demo_account(self.validator.store, credits=self.options.demo_credits)
+        self.api_info = {"url": url, "api_key": api_key, "account_id": account_id}
+        self._write_localnet_json()
+        log.info("API ready at %s (OpenAPI: %s/docs)", url, url)
+        log.info(
+            "try: curl -s -X POST %s/api/v1/music/generate -H 'Authorization: Bearer %s' "
+            "-H 'Content-Type: application/json' -d '{\"prompt\": \"calm piano in C major\", \"duration_seconds\": 8}'",
+            url, api_key,
+        )
+        log.info("serving until SIGINT/SIGTERM; details in %s", self.out_dir / "localnet.json")
+        self.validator.run()  # blocks until a signal, then stops the loops and the API and saves state
+
+    def stop(self) -> None:
+        """Stop the validator, the miners and the chain; keep --out files."""
+        if self.validator is not None:
+            self.validator.stop()
+        for slot in self.slots:
+            if slot.miner is not None:
+                try:
+                    slot.miner.stop()
+                except Exception as exc:  # keep stopping the others; report this one
+                    log.error("stopping miner %d failed: %s: %s", slot.index, type(exc).__name__, exc)
+        reset_local_chain()
+        netutils.restore_external_ip()
+
+    def print_summary(self, rows: list[dict[str, Any]]) -> str:
+        """The leaderboard table plus where the files are."""
+        return f"{format_leaderboard(rows)}\n\noutputs (localnet.json, leaderboard.json, rounds/): {self.out_dir}"
