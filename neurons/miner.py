@@ -6,20 +6,11 @@
 ``--help`` lists every flag; docs/miner.md explains them.
 """
 
-import logging
 import sys
 
-import bittensor as bt
-
-from tuneforge.miner.config import ConfigError, MinerConfig, parse_miner_config
+from tuneforge.miner.config import ConfigError, parse_miner_config
 from tuneforge.miner.neuron import Miner, run_miner
-
-
-def configure_logging(config: MinerConfig) -> None:
-    """bittensor's logger from ``--logging.*``, and stdlib logging for TuneForge's own modules."""
-    bt.logging(config=config.bt_config)
-    level = logging.DEBUG if (config.logging_debug or config.logging_trace) else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+from tuneforge.neuron_config import configure_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"neurons/miner.py: {exc}\n")
         return 2
-    configure_logging(config)
+    configure_logging(config.bt_config, debug=config.logging_debug or config.logging_trace)
     return run_miner(Miner(config))
 
 

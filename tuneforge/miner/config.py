@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import bittensor as bt
-from bittensor.core.config import DefaultMunch
 
 from tuneforge import chain
 from tuneforge.generation.base import GenerationSettings
+from tuneforge.neuron_config import nest_config, set_flag_help
 
 __all__ = [
     "MinerConfig",
@@ -172,22 +172,7 @@ class MinerConfig:
             "miner.timeout_margin": self.timeout_margin_s,
             "neuron.resync_interval": self.resync_interval_s,
         }
-        return _nest(flat)
-
-
-def _nest(flat: dict[str, Any]) -> Any:
-    cfg = bt.Config(parser=None)
-    for dotted, value in flat.items():
-        node = cfg
-        parts = dotted.split(".")
-        for part in parts[:-1]:
-            child = node.get(part)
-            if not isinstance(child, DefaultMunch):
-                child = DefaultMunch(None)
-                node[part] = child
-            node = child
-        node[parts[-1]] = value
-    return cfg
+        return nest_config(flat)
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -204,11 +189,11 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     # bittensor defaults the endpoint to finney's, which would override --subtensor.network.
     # TuneForge's subnet lives on the test network, so that is the default network.
     parser.set_defaults(**{"subtensor.chain_endpoint": None, "subtensor.network": DEFAULT_NETWORK})
-    _set_help(parser, "--axon.ip", "Interface the axon binds: [::] or 0.0.0.0 for all, 127.0.0.1 for loopback only.")
-    _set_help(parser, "--axon.external_ip", "IP announced on chain; detected over the internet when omitted.")
-    _set_help(parser, "--axon.external_port", "Port announced on chain (default: --axon.port).")
-    _set_help(parser, "--axon.max_workers", "Threads bittensor's axon uses for request handling.")
-    _set_help(parser, "--subtensor.chain_endpoint", "Chain websocket URL; overrides --subtensor.network when given.")
+    set_flag_help(parser, "--axon.ip", "Interface the axon binds: [::] or 0.0.0.0 for all, 127.0.0.1 for loopback only.")
+    set_flag_help(parser, "--axon.external_ip", "IP announced on chain; detected over the internet when omitted.")
+    set_flag_help(parser, "--axon.external_port", "Port announced on chain (default: --axon.port).")
+    set_flag_help(parser, "--axon.max_workers", "Threads bittensor's axon uses for request handling.")
+    set_flag_help(parser, "--subtensor.chain_endpoint", "Chain websocket URL; overrides --subtensor.network when given.")
     gen = GenerationSettings()
     parser.add_argument(
         "--generation.backend",
@@ -262,12 +247,6 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         help=f"Seconds between metagraph re-syncs in the background (default {DEFAULT_RESYNC_INTERVAL_S:g}).",
     )
     return parser
-
-
-def _set_help(parser: argparse.ArgumentParser, flag: str, text: str) -> None:
-    for action in parser._actions:
-        if flag in action.option_strings:
-            action.help = text
 
 
 def _devices(text: str) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from typing import Any
 import bittensor as bt
 
 from tuneforge import chain
-from tuneforge.miner.config import _nest, _set_help
+from tuneforge.neuron_config import nest_config, set_flag_help
 
 __all__ = ["ValidatorConfig", "ConfigError", "build_parser", "config_from_namespace", "parse_validator_config"]
 
@@ -80,7 +80,7 @@ class ValidatorConfig:
     def __post_init__(self) -> None:
         self.validate()
         if self.bt_config is None:
-            self.bt_config = _nest({
+            self.bt_config = nest_config({
                 "netuid": self.netuid, "wallet.name": self.wallet_name, "wallet.hotkey": self.wallet_hotkey,
                 "wallet.path": self.wallet_path, "subtensor.network": self.network,
                 "subtensor.chain_endpoint": self.chain_endpoint, "logging.debug": self.logging_debug,
@@ -125,7 +125,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     chain.add_args(parser)
     bt.logging.add_args(parser)
     parser.set_defaults(**{"subtensor.chain_endpoint": None, "subtensor.network": DEFAULT_NETWORK})
-    _set_help(parser, "--subtensor.chain_endpoint", "Chain websocket URL; overrides --subtensor.network when given.")
+    set_flag_help(parser, "--subtensor.chain_endpoint", "Chain websocket URL; overrides --subtensor.network when given.")
 
     def add(flag: str, name: str, kind: type, text: str) -> None:
         default = d[name].default
