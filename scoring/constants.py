@@ -50,6 +50,32 @@ PREFERENCE_WEIGHT_MIN = 0.02
 PREFERENCE_WEIGHT_MAX = 0.20
 DIVERSITY_HISTORY = 50
 FAD_PENALTY_FLOOR = 0.5
+CLAP_MIN_TAIL_SECONDS = 2.0  # a trailing partial CLAP window shorter than this is dropped (repeat-padded otherwise)
+#: CLAP text–audio cosine mapped linearly onto [0, 1] between these (docs/models-scoring.md: calibration).
+CLAP_COSINE_FLOOR = 0.05
+CLAP_COSINE_CEILING = 0.45
+#: Zero-shot instrument check: each requested instrument is ranked against these distractors.
+INSTRUMENT_DISTRACTORS = (
+    "piano", "drums", "electric guitar", "acoustic guitar", "violin", "synthesizer",
+    "flute", "trumpet", "bass guitar", "choir", "saxophone", "organ",
+)
+INSTRUMENT_PROMPT = "the sound of a {}"
+ENCODER_WINDOW_SECONDS = 5.0  # self-supervised encoder windows (MERT is trained on 5 s excerpts)
+ENCODER_MAX_WINDOWS = 12  # more windows than this: evenly spaced ones are used
+#: Reference-free neural quality: mean adjacent-window cosine of the encoder's pooled states.
+ENCODER_COHERENCE_FLOOR = 0.5
+ENCODER_COHERENCE_CEILING = 0.95
+WHISPER_WINDOW_SECONDS = 30.0
+WHISPER_MAX_WINDOWS = 6  # lyrics are transcribed from the first 3 minutes at most (= the longest clip)
+WHISPER_MAX_NEW_TOKENS = 160  # per 30 s window (greedy)
+VOCAL_LYRICS_WER_SHARE = 0.6  # with lyrics: 0.6 × (1 − WER) + 0.4 × intelligibility
+PREFERENCE_ACCURACY_LOW = 0.5  # validation accuracy → PREFERENCE_WEIGHT_MIN (below: the head is unused)
+PREFERENCE_ACCURACY_HIGH = 0.8  # → PREFERENCE_WEIGHT_MAX
+DIVERSITY_FULL_DISTANCE_CLAP = 0.5  # mean cosine distance earning full diversity credit (CLAP embeddings)
+DIVERSITY_FULL_DISTANCE_DSP = 0.12  # DSP embedding: unrelated real tracks sit 0.10 apart on average (measured, docs)
+FAD_WINDOW_CLIPS = 32  # a miner's FAD uses exactly its last 32 clips (history + this one)
+FAD_PENALTY_MID_RATIO = 3.0  # FAD / reference bootstrap median at which half the penalty applies
+FAD_PENALTY_SCALE = 0.5
 
 # --- Analysis front end (changing any of these changes every score) -------------------------
 ANALYSIS_SAMPLE_RATE = 22_050  # Hz; the mono analysis signal is resampled here once (soxr)

@@ -1,0 +1,82 @@
+"""Seconds per 30 s clip for the neural scoring models: CLAP, the music encoder and Whisper.
+
+By default builds the tiny random test models (tests/tiny_models.py) in a temporary folder;
+with ``--models-dir`` it loads real weights from there instead (whatever is present is timed).
+Each model embeds/transcribes ``--clips`` 30 s clips in one batch, after one warm-up clip.
+
+    python bench/bench_scoring_neural.py [--models-dir ~/.cache/tuneforge/models] [--clips 4]
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from scoring.models import load_models  # noqa: E402
+
+SR = 32_000
+
+
+def clip(seconds: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    x = 0.3 * np.sin(2 * np.pi * 220 * (1 + 0.1 * seed) * t) + 0.03 * rng.standard_normal(t.size)
+    return x.astype(np.float32)
+
+
+def timed(fn, recordings) -> float:
+    fn(recordings[:1])  # warm-up
+    start = time.perf_counter()
+    fn(recordings)
+    return (time.perf_counter() - start) / len(recordings)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models-dir", type=Path, default=None)
+    p.add_argument("--clips", type=int, default=4)
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    tmp = None
+    if args.models_dir is None:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from tiny_models import build_all
+
+        tmp = tempfile.TemporaryDirectory()
+        models_dir = build_all(tmp.name)
+        label = "tiny random models"
+    else:
+        models_dir = args.models_dir
+        label = str(models_dir)
+    bundle = load_models(models_dir)
+    recordings = [(clip(30.0, k), SR) for k in range(args.clips)]
+    print(f"models: {label}; {args.clips} clips of 30 s; torch threads {args.threads}")
+    rows = []
+    if bundle.clap is not None:
+        rows.append((f"clap ({bundle.clap.name})", timed(bundle.clap.embed_recordings, recordings)))
+    if bundle.encoder is not None:
+        rows.append((f"encoder ({bundle.encoder.name})", timed(bundle.encoder.summarize_recordings, recordings)))
+    if bundle.whisper is not None:
+        w = bundle.whisper
+        rows.append((f"whisper ({w.name})",
+                     timed(lambda r: w.transcribe([w.resample(m, sample_rate=sr) for m, sr in r]), recordings)))
+    for name, sec in rows:
+        print(f"{name:40s} {sec:8.3f} s per 30 s clip")
+    if not rows:
+        print("no neural model found")
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

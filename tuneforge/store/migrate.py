@@ -1,0 +1,36 @@
+"""Bring a database to the newest schema with Alembic, from inside the process.
+
+:func:`upgrade` points an Alembic ``Config`` at this package's ``migrations`` directory and runs
+``alembic.command.upgrade(config, "head")`` on an open connection, so the validator, the API
+and the admin CLI all migrate the database they open before touching it.
+"""
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine
+
+__all__ = ["MIGRATIONS_DIR", "alembic_config", "upgrade"]
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic ``Config`` for this package's migrations and the database at ``url``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every migration not yet applied to ``engine``'s database (idempotent)."""
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    log.debug("database %s at schema head", engine.url.render_as_string(hide_password=True))

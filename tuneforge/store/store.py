@@ -1,0 +1,621 @@
+"""The validator's persistent store: accounts, keys, credits, jobs, scored clips, nonces, webhooks.
+
+:class:`Store` opens the database (migrating it to the newest schema first) and the
+content-addressed audio directory, and offers one method per operation the API, the validator
+and the admin CLI need. Every method runs in its own transaction and returns plain dicts, so no
+caller ever holds a session. Credit changes are conditional updates written together with their
+ledger row (a balance can never go below zero, even with concurrent submissions). A failed write
+rolls the transaction back and removes any audio file it had just created, so nothing already
+stored is lost and no orphan file is left.
+"""
+
+import base64
+import hashlib
+import io
+import json
+import logging
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import soundfile as sf
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tuneforge.store.audio_files import AUDIO_FORMATS, AudioFiles, AudioWriteError
+from tuneforge.store.database import open_engines
+from tuneforge.store.migrate import upgrade
+from tuneforge.store.models import (
+    Account, ApiKey, Job, LedgerEntry, Plan, Round, SeenNonce, Track, WebhookAttempt, WebhookDelivery,
+)
+
+__all__ = [
+    "Store", "StoreError", "StoreWriteError", "InsufficientCredits", "NotFound", "InvalidCursor",
+    "JOB_STATUSES", "hash_api_key", "new_api_key",
+]
+
+log = logging.getLogger(__name__)
+
+JOB_STATUSES = ("pending", "processing", "completed", "failed")
+API_KEY_PREFIX = "tf_"
+
+
+class StoreError(RuntimeError):
+    """Root of the store's errors."""
+
+
+class StoreWriteError(StoreError):
+    """A write failed (disk full, database error); it was rolled back and nothing stored was lost."""
+
+
+class NotFound(StoreError):
+    """No record with that id."""
+
+
+class InvalidCursor(StoreError, ValueError):
+    """An export cursor that this store did not issue."""
+
+
+class InsufficientCredits(StoreError):
+    """The account's balance is below the cost; ``needed`` and ``available`` are credits."""
+
+    def __init__(self, needed: int, available: int) -> None:
+        super().__init__(f"Insufficient credits. You need {needed} credits but have {available} remaining.")
+        self.needed = needed
+        self.available = available
+
+
+def new_api_key() -> str:
+    """A fresh API key: ``tf_`` + 43 URL-safe random characters (256 bits)."""
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(key: str) -> str:
+    """SHA-256 hex of the key (keys carry 256 random bits, so no salt or pepper is needed)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+
+
+def _breakdown_dict(breakdown: Any) -> dict[str, Any]:
+    if breakdown is None:
+        return {}
+    if hasattr(breakdown, "to_dict"):
+        return breakdown.to_dict()
+    if isinstance(breakdown, dict):
+        return json.loads(json.dumps(breakdown, default=float))
+    raise TypeError(f"breakdown must be a dict or have to_dict(), got {type(breakdown).__name__}")
+
+
+def _measure(audio_bytes: bytes, audio_format: str | None) -> tuple[bytes, str, float, int, int]:
+    """``(bytes, format, seconds, sample_rate, channels)``; OGG and other containers become FLAC."""
+    try:
+        info = sf.info(io.BytesIO(audio_bytes))
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise ValueError(f"audio cannot be read: {exc}") from exc
+    fmt = (info.format or "").lower()
+    if fmt in AUDIO_FORMATS:
+        return audio_bytes, fmt, info.frames / float(info.samplerate), info.samplerate, info.channels
+    samples, rate = sf.read(io.BytesIO(audio_bytes), dtype="float32", always_2d=True)
+    out = io.BytesIO()
+    sf.write(out, samples, rate, format="FLAC", subtype="PCM_16")
+    log.debug("converted %s audio (%s declared) to FLAC for storage", fmt, audio_format)
+    return out.getvalue(), "flac", samples.shape[0] / float(rate), rate, samples.shape[1]
+
+
+def encode_cursor(created_at: float, track_id: str) -> str:
+    raw = json.dumps([created_at, track_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, track_id = json.loads(raw)
+        return float(created_at), str(track_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidCursor("cursor is not one this server issued") from exc
+
+
+class Store:
+    """Everything the validator and its API persist.
+
+    Args:
+        database_url: SQLAlchemy URL (``sqlite:///path.db`` by default; ``postgresql+psycopg://...``).
+        audio_dir: directory for the content-addressed audio files.
+    """
+
+    def __init__(self, database_url: str, audio_dir: str | Path) -> None:
+        self.database_url = database_url
+        self.engine, self._write_engine = open_engines(database_url)
+        upgrade(self.engine)
+        self.audio = AudioFiles(audio_dir)
+        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with self._read_sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A write transaction; any failure rolls it back and surfaces as :class:`StoreWriteError`."""
+        try:
+            with self._write_sessions() as session, session.begin():
+                yield session
+        except (StoreError, ValueError, KeyError):
+            raise
+        except SQLAlchemyError as exc:
+            raise StoreWriteError(f"database write failed and was rolled back: {type(exc).__name__}: {exc}") from exc
+
+    # -- plans -------------------------------------------------------------------------------
+    def sync_plans(self, limits: dict[str, int]) -> None:
+        """Create or update plans so their per-minute limits match ``limits``."""
+        with self._write() as s:
+            for name, per_minute in limits.items():
+                plan = s.get(Plan, name)
+                if plan is None:
+                    s.add(Plan(name=name, rate_limit_per_minute=int(per_minute)))
+                else:
+                    plan.rate_limit_per_minute = int(per_minute)
+
+    def plans(self) -> dict[str, int]:
+        with self._read() as s:
+            return {p.name: p.rate_limit_per_minute for p in s.scalars(select(Plan))}
+
+    # -- accounts ----------------------------------------------------------------------------
+    def create_account(self, *, name: str, plan: str = "free", credits: int = 0,
+                       rate_limit_per_minute: int | None = None) -> dict[str, Any]:
+        """A new account with ``credits`` granted (one ledger row). Raises ValueError on a bad plan."""
+        if not name or not name.strip():
+            raise ValueError("account name must not be empty")
+        if credits < 0:
+            raise ValueError(f"credits must be >= 0, got {credits}")
+        now = time.time()
+        with self._write() as s:
+            if s.get(Plan, plan) is None:
+                known = sorted(p.name for p in s.scalars(select(Plan)))
+                raise ValueError(f"unknown plan {plan!r}; plans: {', '.join(known)}")
+            account = Account(id=_new_id("acc"), name=name.strip(), plan=plan, credits=int(credits),
+                              rate_limit_override=rate_limit_per_minute,
+                              webhook_secret="whsec_" + secrets.token_urlsafe(24), created_at=now)
+            s.add(account)
+            s.flush()
+            if credits:
+                s.add(LedgerEntry(account_id=account.id, delta=int(credits), balance_after=int(credits),
+                                  reason="grant", created_at=now))
+        return self.get_account(account.id)
+
+    def get_account(self, account_id: str) -> dict[str, Any]:
+        """The account with its effective ``rate_limit_per_minute``. Raises :class:`NotFound`."""
+        with self._read() as s:
+            row = s.execute(select(Account, Plan.rate_limit_per_minute).join(Plan, Plan.name == Account.plan)
+                            .where(Account.id == account_id)).first()
+            if row is None:
+                raise NotFound(f"no account {account_id!r}")
+            account, plan_limit = row
+            data = _columns(account)
+            data["rate_limit_per_minute"] = account.rate_limit_override or plan_limit
+            return data
+
+    def list_accounts(self) -> list[dict[str, Any]]:
+        with self._read() as s:
+            return [_columns(a) for a in s.scalars(select(Account).order_by(Account.created_at))]
+
+    def set_rate_limit(self, account_id: str, per_minute: int | None) -> None:
+        """Give one account its own per-minute limit (None: its plan's)."""
+        with self._write() as s:
+            account = s.get(Account, account_id)
+            if account is None:
+                raise NotFound(f"no account {account_id!r}")
+            account.rate_limit_override = per_minute
+
+    def add_credits(self, account_id: str, amount: int, *, reason: str = "grant") -> int:
+        """Add ``amount`` (> 0) credits; returns the new balance."""
+        if amount <= 0:
+            raise ValueError(f"amount must be a positive number of credits, got {amount}")
+        with self._write() as s:
+            return self._credit(s, account_id, int(amount), reason=reason, job_id=None)
+
+    def _credit(self, s: Session, account_id: str, delta: int, *, reason: str, job_id: str | None) -> int:
+        result = s.execute(update(Account).where(Account.id == account_id)
+                           .values(credits=Account.credits + delta).returning(Account.credits))
+        balance = result.scalar_one_or_none()
+        if balance is None:
+            raise NotFound(f"no account {account_id!r}")
+        s.add(LedgerEntry(account_id=account_id, delta=delta, balance_after=balance, reason=reason,
+                          job_id=job_id, created_at=time.time()))
+        return int(balance)
+
+    def ledger(self, account_id: str) -> list[dict[str, Any]]:
+        with self._read() as s:
+            rows = s.scalars(select(LedgerEntry).where(LedgerEntry.account_id == account_id).order_by(LedgerEntry.id))
+            return [_columns(r) for r in rows]
+
+    def ledger_balance(self, account_id: str) -> int:
+        """The balance the ledger implies (sum of every movement); equals ``credits`` when consistent."""
+        with self._read() as s:
+            total = s.scalar(select(func.coalesce(func.sum(LedgerEntry.delta), 0))
+                             .where(LedgerEntry.account_id == account_id))
+            return int(total or 0)
+
+    def usage(self, account_id: str, *, now: float | None = None) -> dict[str, int]:
+        """Generations submitted today and this calendar month (UTC)."""
+        moment = datetime.fromtimestamp(now if now is not None else time.time(), tz=UTC)
+        day = moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        month = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+        with self._read() as s:
+            def count(since: float) -> int:
+                return int(s.scalar(select(func.count()).select_from(Job)
+                                    .where(Job.account_id == account_id, Job.created_at >= since)) or 0)
+            return {"generations_today": count(day), "generations_this_month": count(month)}
+
+    # -- API keys ----------------------------------------------------------------------------
+    def create_api_key(self, account_id: str) -> tuple[str, str]:
+        """``(key_id, key)``; the key is not stored (only its hash) and cannot be shown again."""
+        key = new_api_key()
+        with self._write() as s:
+            if s.get(Account, account_id) is None:
+                raise NotFound(f"no account {account_id!r}")
+            row = ApiKey(id=_new_id("key"), account_id=account_id, key_hash=hash_api_key(key),
+                         prefix=key[:10], created_at=time.time())
+            s.add(row)
+        return row.id, key
+
+    def list_api_keys(self, account_id: str | None = None) -> list[dict[str, Any]]:
+        with self._read() as s:
+            query = select(ApiKey).order_by(ApiKey.created_at)
+            if account_id is not None:
+                query = query.where(ApiKey.account_id == account_id)
+            return [{k: v for k, v in _columns(r).items() if k != "key_hash"} for r in s.scalars(query)]
+
+    def revoke_api_key(self, key_id: str) -> dict[str, Any]:
+        """Revoke a key (idempotent); raises :class:`NotFound` for an unknown id."""
+        with self._write() as s:
+            row = s.get(ApiKey, key_id)
+            if row is None:
+                raise NotFound(f"no API key {key_id!r}")
+            if row.revoked_at is None:
+                row.revoked_at = time.time()
+            return {k: v for k, v in _columns(row).items() if k != "key_hash"}
+
+    def authenticate_key(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
+        """``(account, None)`` for a valid key, ``(None, reason)`` otherwise (unknown or revoked)."""
+        with self._read() as s:
+            row = s.execute(select(ApiKey.revoked_at, ApiKey.account_id)
+                            .where(ApiKey.key_hash == hash_api_key(key))).first()
+        if row is None:
+            return None, "Invalid API key."
+        if row.revoked_at is not None:
+            return None, "This API key has been revoked."
+        return self.get_account(row.account_id), None
+
+    # -- jobs --------------------------------------------------------------------------------
+    def submit_job(self, *, account_id: str, params: dict[str, Any], cost: int,
+                   webhook_url: str | None = None) -> dict[str, Any]:
+        """Reserve ``cost`` credits and create a pending job, atomically.
+
+        Raises:
+            InsufficientCredits: the balance is below ``cost`` (nothing is charged).
+        """
+        if cost < 1:
+            raise ValueError(f"cost must be >= 1 credit, got {cost}")
+        now = time.time()
+        job_id = _new_id("req")
+        with self._write() as s:
+            result = s.execute(update(Account).where(Account.id == account_id, Account.credits >= cost)
+                               .values(credits=Account.credits - cost).returning(Account.credits))
+            balance = result.scalar_one_or_none()
+            if balance is None:
+                available = s.scalar(select(Account.credits).where(Account.id == account_id))
+                if available is None:
+                    raise NotFound(f"no account {account_id!r}")
+                raise InsufficientCredits(cost, int(available))
+            s.add(LedgerEntry(account_id=account_id, delta=-cost, balance_after=int(balance),
+                              reason="generation", job_id=job_id, created_at=now))
+            s.add(Job(id=job_id, account_id=account_id, status="pending", params=params, cost=cost, refunded=0,
+                      webhook_url=webhook_url, attempts=0, created_at=now))
+        return self.get_job(job_id)
+
+    def get_job(self, job_id: str, *, account_id: str | None = None) -> dict[str, Any]:
+        """The job with its ``tracks`` (variation order). Raises :class:`NotFound` (also for
+        another account's job when ``account_id`` is given)."""
+        with self._read() as s:
+            job = s.get(Job, job_id)
+            if job is None or (account_id is not None and job.account_id != account_id):
+                raise NotFound(f"no generation {job_id!r}")
+            data = _columns(job)
+            tracks = s.scalars(select(Track).where(Track.job_id == job_id).order_by(Track.variation, Track.id))
+            data["tracks"] = [_columns(t) for t in tracks]
+            return data
+
+    def list_jobs(self, account_id: str, *, limit: int = 20, offset: int = 0,
+                  status: str | None = None) -> list[dict[str, Any]]:
+        """The account's jobs, newest first."""
+        with self._read() as s:
+            query = select(Job.id).where(Job.account_id == account_id)
+            if status is not None:
+                query = query.where(Job.status == status)
+            ids = list(s.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit).offset(offset)))
+        return [self.get_job(i) for i in ids]
+
+    def claim_job(self) -> dict[str, Any] | None:
+        """Move the oldest pending job to ``processing`` and return it (None when none waits)."""
+        with self._write() as s:
+            job_id = s.scalar(select(Job.id).where(Job.status == "pending")
+                              .order_by(Job.created_at, Job.id).limit(1))
+            if job_id is None:
+                return None
+            s.execute(update(Job).where(Job.id == job_id, Job.status == "pending")
+                      .values(status="processing", started_at=time.time(), attempts=Job.attempts + 1))
+        return self.get_job(job_id)
+
+    def pending_job_count(self) -> int:
+        with self._read() as s:
+            return int(s.scalar(select(func.count()).select_from(Job).where(Job.status == "pending")) or 0)
+
+    def finish_job(self, job_id: str, *, refund: int = 0, error: str | None = None) -> dict[str, Any]:
+        """Mark a job completed, refunding ``refund`` credits (variations that produced nothing)."""
+        with self._write() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                raise NotFound(f"no generation {job_id!r}")
+            job.status, job.finished_at, job.error = "completed", time.time(), error
+            self._refund(s, job, refund)
+        return self.get_job(job_id)
+
+    def fail_job(self, job_id: str, error: str) -> dict[str, Any]:
+        """Mark a job failed and refund whatever of its cost was not refunded yet."""
+        with self._write() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                raise NotFound(f"no generation {job_id!r}")
+            job.status, job.finished_at, job.error = "failed", time.time(), error
+            self._refund(s, job, job.cost - job.refunded)
+        return self.get_job(job_id)
+
+    def _refund(self, s: Session, job: Job, amount: int) -> None:
+        amount = max(0, min(int(amount), job.cost - job.refunded))
+        if amount:
+            self._credit(s, job.account_id, amount, reason="refund", job_id=job.id)
+            job.refunded += amount
+
+    def recover_jobs(self, *, max_attempts: int = 2) -> tuple[list[str], list[str]]:
+        """After a restart: jobs left ``processing`` go back to ``pending`` when they have
+        attempts left, else fail with a refund. Returns ``(requeued_ids, failed_ids)``."""
+        requeued: list[str] = []
+        failed: list[str] = []
+        with self._write() as s:
+            for job in s.scalars(select(Job).where(Job.status == "processing")):
+                if job.attempts < max_attempts:
+                    job.status, job.started_at = "pending", None
+                    requeued.append(job.id)
+                else:
+                    job.status, job.finished_at = "failed", time.time()
+                    job.error = f"interrupted by a restart after {job.attempts} attempt(s)"
+                    self._refund(s, job, job.cost - job.refunded)
+                    failed.append(job.id)
+        return requeued, failed
+
+    # -- scored clips ------------------------------------------------------------------------
+    def record_scored_clip(
+        self, *, round_id: str | None, challenge: dict[str, Any], uid: int, hotkey: str,
+        audio_bytes: bytes | None, audio_format: str | None, breakdown: Any, final_score: float,
+        is_organic: bool, rtt_seconds: float | None, model_id: str | None,
+        job_id: str | None = None, variation: int | None = None,
+    ) -> str | None:
+        """Store one scored clip and its audio; returns its ``trk_`` id (None when there was no audio).
+
+        Raises:
+            ValueError: unreadable audio.
+            StoreWriteError: the audio file or the row could not be written; nothing was kept.
+        """
+        if not audio_bytes:
+            return None
+        data, fmt, seconds, rate, channels = _measure(audio_bytes, audio_format)
+        try:
+            sha, created = self.audio.put(data, fmt)
+        except AudioWriteError as exc:
+            raise StoreWriteError(str(exc)) from exc
+        track_id = _new_id("trk")
+        try:
+            with self._write() as s:
+                s.add(Track(
+                    id=track_id, job_id=job_id, variation=variation, round_id=round_id,
+                    challenge_id=str(challenge.get("challenge_id") or ""), uid=int(uid), hotkey=hotkey,
+                    is_organic=bool(is_organic), prompt=str(challenge.get("prompt") or ""),
+                    genre=str(challenge.get("genre") or ""), mood=str(challenge.get("mood") or ""),
+                    requested_seconds=float(challenge.get("duration_seconds") or 0.0), duration_seconds=seconds,
+                    sample_rate=rate, channels=channels, audio_format=fmt, audio_sha256=sha, model_id=model_id,
+                    final_score=float(final_score), score_breakdown=_breakdown_dict(breakdown),
+                    challenge=json.loads(json.dumps(challenge, default=str)), rtt_seconds=rtt_seconds,
+                    created_at=time.time(),
+                ))
+        except StoreWriteError:
+            if created and not self._audio_referenced(sha):
+                self.audio.remove(sha, fmt)
+            raise
+        return track_id
+
+    def _audio_referenced(self, sha: str) -> bool:
+        with self._read() as s:
+            return s.scalar(select(func.count()).select_from(Track).where(Track.audio_sha256 == sha)) > 0
+
+    def record_round(self, *, round_id: str, challenge: dict[str, Any], started_at: float, finished_at: float,
+                     num_miners: int) -> None:
+        """Store a validation round (its clips are stored by :meth:`record_scored_clip`)."""
+        with self._write() as s:
+            row = s.get(Round, round_id) or Round(id=round_id)
+            row.challenge_id = str(challenge.get("challenge_id") or "")
+            row.challenge = json.loads(json.dumps(challenge, default=str))
+            row.started_at, row.finished_at, row.num_miners = float(started_at), float(finished_at), int(num_miners)
+            s.add(row)
+
+    def get_round(self, round_id: str) -> dict[str, Any]:
+        with self._read() as s:
+            row = s.get(Round, round_id)
+            if row is None:
+                raise NotFound(f"no round {round_id!r}")
+            return _columns(row)
+
+    def get_track(self, track_id: str) -> dict[str, Any]:
+        with self._read() as s:
+            row = s.get(Track, track_id)
+            if row is None:
+                raise NotFound(f"no track {track_id!r}")
+            data = _columns(row)
+            if row.job_id is not None:
+                data["account_id"] = s.scalar(select(Job.account_id).where(Job.id == row.job_id))
+            return data
+
+    def track_audio(self, track_id: str, audio_format: str) -> bytes:
+        """The track's audio as ``wav`` or ``flac`` (converted when stored in the other format)."""
+        if audio_format not in AUDIO_FORMATS:
+            raise ValueError(f"audio format must be one of {AUDIO_FORMATS}, got {audio_format!r}")
+        track = self.get_track(track_id)
+        try:
+            data = self.audio.read(track["audio_sha256"], track["audio_format"])
+        except FileNotFoundError as exc:
+            raise NotFound(f"the audio of track {track_id} is no longer stored") from exc
+        if track["audio_format"] == audio_format:
+            return data
+        samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        out = io.BytesIO()
+        sf.write(out, samples, rate, format=audio_format.upper(), subtype="PCM_16")
+        return out.getvalue()
+
+    def best_tracks(self, *, limit: int = 20, since: float | None = None,
+                    genre: str | None = None) -> list[dict[str, Any]]:
+        """Highest-scoring clips (ties: newest first)."""
+        with self._read() as s:
+            query = select(Track)
+            if since is not None:
+                query = query.where(Track.created_at >= since)
+            if genre:
+                query = query.where(func.lower(Track.genre) == genre.lower())
+            query = query.order_by(Track.final_score.desc(), Track.created_at.desc(), Track.id).limit(limit)
+            return [_columns(t) for t in s.scalars(query)]
+
+    def export_tracks(self, *, since: float | None = None, until: float | None = None,
+                      min_score: float | None = None, cursor: str | None = None,
+                      limit: int = 100) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of clips in ``(created_at, id)`` order and the cursor of the next page (None at the end)."""
+        with self._read() as s:
+            query = select(Track)
+            if since is not None:
+                query = query.where(Track.created_at >= since)
+            if until is not None:
+                query = query.where(Track.created_at < until)
+            if min_score is not None:
+                query = query.where(Track.final_score >= min_score)
+            if cursor:
+                at, last_id = decode_cursor(cursor)
+                query = query.where(or_(Track.created_at > at, and_(Track.created_at == at, Track.id > last_id)))
+            rows = [_columns(t) for t in s.scalars(query.order_by(Track.created_at, Track.id).limit(limit + 1))]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more and rows else None
+        return rows, next_cursor
+
+    def miner_history(self, hotkey: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        """A miner's most recent scored clips, newest first."""
+        with self._read() as s:
+            rows = s.scalars(select(Track).where(Track.hotkey == hotkey)
+                             .order_by(Track.created_at.desc(), Track.id.desc()).limit(limit))
+            return [_columns(t) for t in rows]
+
+    def prune_tracks(self, *, retention_days: float, now: float | None = None) -> int:
+        """Delete validation clips (not organic ones) and rounds older than ``retention_days``,
+        and audio files no clip references any more; returns the number of clips removed."""
+        cutoff = (now if now is not None else time.time()) - retention_days * 86400.0
+        with self._write() as s:
+            old = list(s.execute(select(Track.id, Track.audio_sha256, Track.audio_format)
+                                 .where(Track.is_organic.is_(False), Track.created_at < cutoff)))
+            if old:
+                s.execute(delete(Track).where(Track.id.in_([r.id for r in old])))
+            s.execute(delete(Round).where(Round.finished_at < cutoff))
+        for sha, fmt in {(r.audio_sha256, r.audio_format) for r in old}:
+            if not self._audio_referenced(sha):
+                self.audio.remove(sha, fmt)
+        return len(old)
+
+    # -- signed-request nonces ---------------------------------------------------------------
+    def use_nonce(self, hotkey: str, nonce: int, *, now: float | None = None) -> bool:
+        """Record ``nonce`` for ``hotkey``; False when it was already used (a replay)."""
+        try:
+            with self._write() as s:
+                s.add(SeenNonce(hotkey=hotkey, nonce=int(nonce), seen_at=now if now is not None else time.time()))
+        except StoreWriteError as exc:
+            if isinstance(exc.__cause__, IntegrityError):
+                return False
+            raise
+        return True
+
+    def prune_nonces(self, *, older_than: float) -> int:
+        """Forget nonces seen before ``older_than`` (Unix seconds); they are outside the window anyway."""
+        with self._write() as s:
+            return int(s.execute(delete(SeenNonce).where(SeenNonce.seen_at < older_than)).rowcount or 0)
+
+    # -- webhooks ----------------------------------------------------------------------------
+    def enqueue_webhook(self, *, job_id: str, account_id: str, url: str, payload: str) -> int:
+        now = time.time()
+        with self._write() as s:
+            row = WebhookDelivery(job_id=job_id, account_id=account_id, url=url, payload=payload, status="pending",
+                                  attempts=0, next_attempt_at=now, created_at=now)
+            s.add(row)
+            s.flush()
+            return int(row.id)
+
+    def due_webhooks(self, *, now: float | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        with self._read() as s:
+            rows = s.scalars(select(WebhookDelivery).where(
+                WebhookDelivery.status == "pending",
+                WebhookDelivery.next_attempt_at <= (now if now is not None else time.time()),
+            ).order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit))
+            return [_columns(r) for r in rows]
+
+    def record_webhook_attempt(self, delivery_id: int, *, status_code: int | None, error: str | None,
+                               delivered: bool, next_attempt_at: float | None) -> None:
+        """Log one POST; ``next_attempt_at`` None after the last allowed attempt marks it failed."""
+        now = time.time()
+        with self._write() as s:
+            row = s.get(WebhookDelivery, delivery_id)
+            if row is None:
+                raise NotFound(f"no webhook delivery {delivery_id}")
+            row.attempts += 1
+            s.add(WebhookAttempt(delivery_id=delivery_id, attempt=row.attempts, at=now,
+                                 status_code=status_code, error=error))
+            row.last_error = error
+            if delivered:
+                row.status, row.delivered_at = "delivered", now
+            elif next_attempt_at is None:
+                row.status = "failed"
+            else:
+                row.next_attempt_at = next_attempt_at
+
+    def webhook_deliveries(self, job_id: str) -> list[dict[str, Any]]:
+        """Deliveries for a job, each with its ``attempts_log``."""
+        with self._read() as s:
+            out = []
+            for row in s.scalars(select(WebhookDelivery).where(WebhookDelivery.job_id == job_id)
+                                 .order_by(WebhookDelivery.id)):
+                data = _columns(row)
+                data["attempts_log"] = [_columns(a) for a in s.scalars(
+                    select(WebhookAttempt).where(WebhookAttempt.delivery_id == row.id).order_by(WebhookAttempt.id))]
+                out.append(data)
+            return out
