@@ -1,0 +1,185 @@
+"""Who is calling, may they, and how often: the ASGI middleware in front of every route.
+
+For each HTTP request, in order: the body is read (at most ``max_body_bytes``, else 413); the
+caller is authenticated by the route's scheme — an API key (``Authorization: Bearer tf_...``)
+for ``/api/v1/music/*`` and ``/api/v1/account/*``, a hotkey signature for ``/api/v1/scores/*``,
+either for ``/api/v1/music/audio/*`` (a signature when ``X-Validator-Hotkey`` is sent) — then the
+request is counted against the caller's per-minute limit (failed or absent authentication counts
+against the client IP). Every response, errors and unhandled exceptions included, leaves with
+the ``X-RateLimit-*`` headers; errors are JSON ``{"detail": "..."}``.
+"""
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from starlette.datastructures import Headers
+
+from tuneforge.api.context import ApiContext
+from tuneforge.api.ratelimit import RateDecision
+from tuneforge.api.signing import HOTKEY_HEADER, SignatureRejected, verify_signed_request
+
+__all__ = ["AccessMiddleware", "route_scheme"]
+
+log = logging.getLogger(__name__)
+
+MUSIC_PREFIXES = ("/api/v1/music/", "/api/v1/account/")
+AUDIO_PREFIX = "/api/v1/music/audio/"
+SCORES_PREFIX = "/api/v1/scores/"
+
+
+def route_scheme(path: str, headers: Headers) -> str:
+    """``"key"``, ``"hotkey"`` or ``"public"``: how a request to ``path`` authenticates."""
+    if path.startswith(AUDIO_PREFIX):
+        return "hotkey" if HOTKEY_HEADER.lower() in headers else "key"
+    if path.startswith(SCORES_PREFIX):
+        return "hotkey"
+    if path.startswith(MUSIC_PREFIXES):
+        return "key"
+    return "public"
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class AccessMiddleware:
+    """Body limit, authentication, rate limit and error shape for every HTTP request."""
+
+    def __init__(self, app: Any, *, ctx: ApiContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        ctx = self.ctx
+        headers = Headers(scope=scope)
+        client = scope.get("client")
+        ip_key = f"ip:{client[0] if client else 'unknown'}"
+        state = scope.setdefault("state", {})
+
+        try:
+            body = await self._read_body(headers, receive)
+        except _BodyTooLarge:
+            decision = ctx.limiter.hit(ip_key, ctx.settings.anonymous_rate_limit_per_minute)
+            await self._error(send, 413, f"Request body too large: the limit is {ctx.settings.max_body_bytes} bytes.",
+                              decision)
+            return
+
+        scheme = route_scheme(scope["path"], headers)
+        identity: tuple[str, int] | None = None
+        failure: str | None = None
+        try:
+            if scheme == "key":
+                account, failure = await self._api_key_account(headers)
+                if account is not None:
+                    state["account"] = account
+                    identity = (f"account:{account['id']}", int(account["rate_limit_per_minute"]))
+            elif scheme == "hotkey":
+                hotkey, failure = await self._signed_hotkey(scope, headers, body)
+                if hotkey is not None:
+                    state["hotkey"] = hotkey
+                    identity = (f"hotkey:{hotkey}", ctx.settings.hotkey_rate_limit_per_minute)
+        except Exception:
+            log.exception("authentication of %s %s failed", scope["method"], scope["path"])
+            decision = ctx.limiter.hit(ip_key, ctx.settings.anonymous_rate_limit_per_minute)
+            await self._error(send, 500, "Internal server error.", decision)
+            return
+
+        key, limit = identity or (ip_key, ctx.settings.anonymous_rate_limit_per_minute)
+        decision = ctx.limiter.hit(key, limit)
+        if failure is not None:
+            await self._error(send, 401, failure, decision)
+            return
+        if not decision.allowed:
+            wait = decision.headers(now=ctx.limiter.clock())["Retry-After"]
+            await self._error(send, 429, f"Rate limit exceeded: {decision.limit} requests per minute. "
+                                         f"Retry after {wait} s.", decision)
+            return
+        await self._forward(scope, body, receive, send, decision)
+
+    async def _read_body(self, headers: Headers, receive: Any) -> bytes:
+        limit = self.ctx.settings.max_body_bytes
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            raise _BodyTooLarge
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def _api_key_account(self, headers: Headers) -> tuple[dict[str, Any] | None, str | None]:
+        auth = headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        token = token.strip()
+        if not auth:
+            return None, "Missing API key: send 'Authorization: Bearer tf_...'."
+        if scheme.lower() != "bearer" or not token:
+            return None, "Malformed Authorization header: expected 'Bearer tf_...'."
+        if not token.startswith("tf_"):
+            return None, "Invalid API key."
+        return await asyncio.to_thread(self.ctx.store.authenticate_key, token)
+
+    async def _signed_hotkey(self, scope: dict[str, Any], headers: Headers,
+                             body: bytes) -> tuple[str | None, str | None]:
+        ctx = self.ctx
+        try:
+            caller = verify_signed_request(
+                headers, method=scope["method"], path=scope["path"], body=body or None,
+                is_registered=ctx.is_registered, window_s=ctx.settings.signature_window_s,
+            )
+        except SignatureRejected as exc:
+            return None, str(exc)
+        fresh = await asyncio.to_thread(ctx.store.use_nonce, caller.hotkey, caller.nonce)
+        if not fresh:
+            return None, "Replayed nonce: this hotkey already used this nonce."
+        return caller.hotkey, None
+
+    async def _forward(self, scope: dict[str, Any], body: bytes, receive: Any, send: Any,
+                       decision: RateDecision) -> None:
+        sent_body = False
+        started = False
+        extra = [(k.lower().encode(), v.encode()) for k, v in decision.headers(now=self.ctx.limiter.clock()).items()]
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent_body
+            if not sent_body:
+                sent_body = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message = dict(message)
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        try:
+            await self.app(scope, replay, send_with_headers)
+        except Exception:
+            log.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            await self._error(send, 500, "Internal server error.", decision)
+
+    async def _error(self, send: Any, status: int, detail: str, decision: RateDecision) -> None:
+        body = json.dumps({"detail": detail}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        headers += [(k.lower().encode(), v.encode()) for k, v in decision.headers(now=self.ctx.limiter.clock()).items()]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

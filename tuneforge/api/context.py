@@ -1,0 +1,62 @@
+"""What every part of the API shares: the store, the settings, the validator's hooks, the limiter.
+
+One :class:`ApiContext` is built per app and kept in ``app.state.ctx``. ``wake_jobs`` and
+``wake_webhooks`` may be called from any thread (routes run in a thread pool) and nudge the
+background loops on the server's event loop, so a new job starts without waiting for a poll.
+"""
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuneforge.api.ratelimit import RateLimiter
+from tuneforge.api.settings import ApiSettings
+
+__all__ = ["ApiContext", "Wakeup"]
+
+log = logging.getLogger(__name__)
+
+
+class Wakeup:
+    """An asyncio.Event that other threads may set."""
+
+    def __init__(self) -> None:
+        self._event: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def bind(self) -> asyncio.Event:
+        """Create the event on the running loop (call from the loop that waits on it)."""
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            self._event = asyncio.Event()
+            return self._event
+
+    def set(self) -> None:
+        with self._lock:
+            loop, event = self._loop, self._event
+        if loop is None or event is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            event.set()
+        else:
+            loop.call_soon_threadsafe(event.set)
+
+
+@dataclass
+class ApiContext:
+    store: Any
+    settings: ApiSettings
+    gateway: Any = None
+    leaderboard: Callable[[], list[dict[str, Any]]] = field(default=lambda: [])
+    is_registered: Callable[[str], bool] = field(default=lambda hotkey: False)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    wake_jobs: Wakeup = field(default_factory=Wakeup)
+    wake_webhooks: Wakeup = field(default_factory=Wakeup)
