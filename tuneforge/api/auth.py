@@ -91,13 +91,13 @@ class AccessMiddleware:
 
         key, limit = identity or (ip_key, ctx.settings.anonymous_rate_limit_per_minute)
         decision = ctx.limiter.hit(key, limit)
-        if failure is not None:
-            await self._error(send, 401, failure, decision)
-            return
-        if not decision.allowed:
+        if not decision.allowed:  # before the 401, so guessing keys or signatures is throttled too
             wait = decision.headers(now=ctx.limiter.clock())["Retry-After"]
             await self._error(send, 429, f"Rate limit exceeded: {decision.limit} requests per minute. "
                                          f"Retry after {wait} s.", decision)
+            return
+        if failure is not None:
+            await self._error(send, 401, failure, decision)
             return
         await self._forward(scope, body, receive, send, decision)
 

@@ -30,7 +30,13 @@ def alembic_config(url: str) -> Config:
 def upgrade(engine: Engine) -> None:
     """Apply every migration not yet applied to ``engine``'s database (idempotent)."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    alembic_log = logging.getLogger("alembic")
+    previous = alembic_log.level
+    alembic_log.setLevel(max(previous, logging.WARNING))  # its per-run INFO lines are noise here
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    finally:
+        alembic_log.setLevel(previous)
     log.debug("database %s at schema head", engine.url.render_as_string(hide_password=True))

@@ -31,7 +31,16 @@ from tuneforge.store.audio_files import AUDIO_FORMATS, AudioFiles, AudioWriteErr
 from tuneforge.store.database import open_engines
 from tuneforge.store.migrate import upgrade
 from tuneforge.store.models import (
-    Account, ApiKey, Job, LedgerEntry, Plan, Round, SeenNonce, Track, WebhookAttempt, WebhookDelivery,
+    Account,
+    ApiKey,
+    Job,
+    LedgerEntry,
+    Plan,
+    Round,
+    SeenNonce,
+    Track,
+    WebhookAttempt,
+    WebhookDelivery,
 )
 
 __all__ = [
@@ -295,15 +304,21 @@ class Store:
             return {k: v for k, v in _columns(row).items() if k != "key_hash"}
 
     def authenticate_key(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
-        """``(account, None)`` for a valid key, ``(None, reason)`` otherwise (unknown or revoked)."""
+        """``(account, None)`` for a valid key, ``(None, reason)`` otherwise (unknown or revoked).
+
+        One query on the hot path of every music request (key, account and plan joined)."""
+        query = (select(ApiKey.revoked_at, Account, Plan.rate_limit_per_minute)
+                 .join(Account, Account.id == ApiKey.account_id).join(Plan, Plan.name == Account.plan)
+                 .where(ApiKey.key_hash == hash_api_key(key)))
         with self._read() as s:
-            row = s.execute(select(ApiKey.revoked_at, ApiKey.account_id)
-                            .where(ApiKey.key_hash == hash_api_key(key))).first()
-        if row is None:
-            return None, "Invalid API key."
-        if row.revoked_at is not None:
-            return None, "This API key has been revoked."
-        return self.get_account(row.account_id), None
+            row = s.execute(query).first()
+            if row is None:
+                return None, "Invalid API key."
+            if row.revoked_at is not None:
+                return None, "This API key has been revoked."
+            account = _columns(row.Account)
+        account["rate_limit_per_minute"] = account["rate_limit_override"] or row.rate_limit_per_minute
+        return account, None
 
     # -- jobs --------------------------------------------------------------------------------
     def submit_job(self, *, account_id: str, params: dict[str, Any], cost: int,
@@ -361,8 +376,10 @@ class Store:
                               .order_by(Job.created_at, Job.id).limit(1))
             if job_id is None:
                 return None
-            s.execute(update(Job).where(Job.id == job_id, Job.status == "pending")
-                      .values(status="processing", started_at=time.time(), attempts=Job.attempts + 1))
+            claimed = s.execute(update(Job).where(Job.id == job_id, Job.status == "pending")
+                                .values(status="processing", started_at=time.time(), attempts=Job.attempts + 1))
+            if claimed.rowcount != 1:  # another worker took it first (possible on Postgres)
+                return None
         return self.get_job(job_id)
 
     def pending_job_count(self) -> int:

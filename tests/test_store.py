@@ -1,0 +1,248 @@
+"""Store: migrations, accounts and keys, the credit ledger under concurrency, scored clips and their
+audio files (dedup, failed writes leave nothing), export pagination, retention, nonces, job recovery."""
+
+import errno
+import threading
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from tuneforge.api.testing import fake_breakdown, tone_wav
+from tuneforge.store import InsufficientCredits, InvalidCursor, NotFound, Store, StoreWriteError, hash_api_key
+from tuneforge.store.models import Track
+
+CHALLENGE = {"challenge_id": "c" * 32, "prompt": "calm piano", "genre": "ambient", "mood": "calm",
+             "duration_seconds": 2.0, "seed": 5}
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Store:
+    s = Store(f"sqlite:///{tmp_path / 'db' / 'tf.db'}", tmp_path / "audio")
+    yield s
+    s.close()
+
+
+def _clip(store: Store, *, uid: int = 1, freq: float = 440.0, score: float = 0.5, round_id: str = "r1",
+          challenge: dict | None = None) -> str:
+    return store.record_scored_clip(
+        round_id=round_id, challenge=challenge or CHALLENGE, uid=uid, hotkey=f"hk{uid}",
+        audio_bytes=tone_wav(seconds=1.0, frequency_hz=freq), audio_format="wav",
+        breakdown=fake_breakdown(score), final_score=score, is_organic=False, rtt_seconds=0.5, model_id="m")
+
+
+def _audio_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def test_migrations_create_schema_and_reopen_is_idempotent(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'tf.db'}"
+    first = Store(url, tmp_path / "a")
+    account = first.create_account(name="kept", credits=3)
+    first.close()
+    again = Store(url, tmp_path / "a")
+    tables = set(inspect(again.engine).get_table_names())
+    assert {"accounts", "api_keys", "credit_ledger", "jobs", "tracks", "rounds", "seen_nonces",
+            "webhook_deliveries", "webhook_attempts", "plans", "alembic_version"} <= tables
+    with again.engine.connect() as conn:
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0001_initial"
+        assert conn.execute(text("pragma journal_mode")).scalar() == "wal"
+    assert again.get_account(account["id"])["credits"] == 3
+    assert again.plans() == {"free": 60, "pro": 300, "premier": 1000}
+
+
+def test_api_key_is_stored_only_as_hash(store: Store) -> None:
+    account = store.create_account(name="a", plan="pro")
+    key_id, key = store.create_api_key(account["id"])
+    assert key.startswith("tf_") and len(key) >= 35
+    with store.engine.connect() as conn:
+        stored = conn.execute(text("select key_hash, prefix from api_keys where id = :i"), {"i": key_id}).one()
+    assert stored.key_hash == hash_api_key(key) and key not in stored
+    assert store.authenticate_key(key)[0]["id"] == account["id"]
+    store.revoke_api_key(key_id)
+    assert store.authenticate_key(key) == (None, "This API key has been revoked.")
+    assert store.authenticate_key("tf_unknown")[1] == "Invalid API key."
+    with pytest.raises(NotFound):
+        store.revoke_api_key("key_nope")
+
+
+def test_bad_account_input_is_rejected(store: Store) -> None:
+    with pytest.raises(ValueError, match="unknown plan"):
+        store.create_account(name="x", plan="gold")
+    with pytest.raises(ValueError, match="credits"):
+        store.create_account(name="x", credits=-1)
+    with pytest.raises(ValueError, match="positive"):
+        store.add_credits(store.create_account(name="y")["id"], 0)
+    with pytest.raises(NotFound):
+        store.add_credits("acc_missing", 5)
+
+
+def test_concurrent_submissions_never_overspend(store: Store) -> None:
+    account = store.create_account(name="racer", credits=10)
+    cost, threads_n = 3, 12
+    outcomes: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(threads_n)
+
+    def submit() -> None:
+        barrier.wait()
+        try:
+            store.submit_job(account_id=account["id"], params={"prompt": "p"}, cost=cost)
+            result = "ok"
+        except InsufficientCredits as exc:
+            assert exc.needed == cost and 0 <= exc.available < cost
+            result = "refused"
+        with lock:
+            outcomes.append(result)
+
+    workers = [threading.Thread(target=submit) for _ in range(threads_n)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert outcomes.count("ok") == 10 // cost
+    balance = store.get_account(account["id"])["credits"]
+    assert balance == 10 - cost * (10 // cost) >= 0
+    assert store.ledger_balance(account["id"]) == balance
+    assert all(row["balance_after"] >= 0 for row in store.ledger(account["id"]))
+
+
+def test_failed_job_is_refunded_through_the_ledger(store: Store) -> None:
+    account = store.create_account(name="a", credits=5)
+    job = store.submit_job(account_id=account["id"], params={"prompt": "p"}, cost=4)
+    assert store.get_account(account["id"])["credits"] == 1
+    store.claim_job()
+    failed = store.fail_job(job["id"], "no miner")
+    assert failed["status"] == "failed" and failed["refunded"] == 4
+    assert [(r["reason"], r["delta"]) for r in store.ledger(account["id"])] == [
+        ("grant", 5), ("generation", -4), ("refund", 4)]
+    store.fail_job(job["id"], "again")  # refunds at most once
+    assert store.get_account(account["id"])["credits"] == 5 == store.ledger_balance(account["id"])
+
+
+def test_recover_jobs_requeues_then_fails_with_refund(store: Store) -> None:
+    account = store.create_account(name="a", credits=4)
+    job = store.submit_job(account_id=account["id"], params={"prompt": "p"}, cost=2)
+    assert store.claim_job()["id"] == job["id"]
+    requeued, failed = store.recover_jobs(max_attempts=2)
+    assert (requeued, failed) == ([job["id"]], [])
+    assert store.get_job(job["id"])["status"] == "pending"
+    assert store.claim_job()["attempts"] == 2
+    requeued, failed = store.recover_jobs(max_attempts=2)
+    assert (requeued, failed) == ([], [job["id"]])
+    final = store.get_job(job["id"])
+    assert final["status"] == "failed" and "interrupted" in final["error"]
+    assert store.get_account(account["id"])["credits"] == 4 == store.ledger_balance(account["id"])
+
+
+def test_scored_clips_are_content_addressed_and_deduplicated(store: Store, tmp_path: Path) -> None:
+    a = _clip(store, uid=1)
+    b = _clip(store, uid=2)  # same bytes, another miner
+    c = _clip(store, uid=3, freq=330.0)
+    files = _audio_files(tmp_path / "audio")
+    assert len(files) == 2
+    track = store.get_track(a)
+    sha = track["audio_sha256"]
+    assert files.count(tmp_path / "audio" / sha[:2] / sha[2:4] / f"{sha}.wav") == 1
+    assert track["duration_seconds"] == pytest.approx(1.0) and track["sample_rate"] == 16000
+    assert track["score_breakdown"]["final_score"] == 0.5
+    assert store.get_track(b)["audio_sha256"] == sha != store.get_track(c)["audio_sha256"]
+    flac = store.track_audio(a, "flac")
+    assert flac[:4] == b"fLaC"
+    assert sf.info(__import__("io").BytesIO(flac)).frames == 16000
+    assert store.record_scored_clip(round_id="r1", challenge=CHALLENGE, uid=9, hotkey="hk9", audio_bytes=None,
+                                    audio_format=None, breakdown={}, final_score=0.0, is_organic=False,
+                                    rtt_seconds=None, model_id=None) is None
+    with pytest.raises(ValueError, match="cannot be read"):
+        store.record_scored_clip(round_id="r1", challenge=CHALLENGE, uid=9, hotkey="hk9", audio_bytes=b"not audio",
+                                 audio_format="wav", breakdown={}, final_score=0.0, is_organic=False,
+                                 rtt_seconds=None, model_id=None)
+
+
+def test_full_disk_loses_nothing_and_leaves_no_partial_file(store: Store, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = _clip(store, uid=1)
+    before = _audio_files(tmp_path / "audio")
+
+    def disk_full(fh, data, chunk=1 << 20) -> None:
+        fh.write(data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("tuneforge.store.audio_files._write_all", disk_full)
+    with pytest.raises(StoreWriteError, match="disk full"):
+        _clip(store, uid=2, freq=550.0)
+    assert _audio_files(tmp_path / "audio") == before  # no temp file, no partial file
+    assert [t["id"] for t in store.miner_history("hk1")] == [kept] and store.miner_history("hk2") == []
+    assert store.track_audio(kept, "wav") == tone_wav(seconds=1.0, frequency_hz=440.0)
+
+
+def test_database_failure_removes_the_new_audio_file(store: Store, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = _clip(store, uid=1)
+    before = _audio_files(tmp_path / "audio")
+
+    original_add = Session.add
+
+    def failing_add(self, instance, *args, **kwargs):
+        if isinstance(instance, Track):
+            raise OperationalError("INSERT INTO tracks", {}, Exception("database or disk is full"))
+        return original_add(self, instance, *args, **kwargs)
+
+    monkeypatch.setattr(Session, "add", failing_add)
+    with pytest.raises(StoreWriteError, match="rolled back"):
+        _clip(store, uid=2, freq=660.0)
+    with pytest.raises(StoreWriteError):
+        _clip(store, uid=3)  # same audio as the kept clip: its file must survive
+    assert _audio_files(tmp_path / "audio") == before
+    monkeypatch.undo()
+    assert store.track_audio(kept, "wav")[:4] == b"RIFF"
+
+
+def test_export_pages_are_stable_and_resumable(store: Store) -> None:
+    ids = [_clip(store, uid=i, freq=200.0 + 10 * i, score=i / 10) for i in range(7)]
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        rows, cursor = store.export_tracks(limit=3, cursor=cursor)
+        seen += [r["id"] for r in rows]
+        pages += 1
+        if cursor is None:
+            break
+    assert seen == ids and pages == 3
+    rows, _ = store.export_tracks(min_score=0.45, limit=10)
+    assert [r["id"] for r in rows] == ids[5:]
+    with pytest.raises(InvalidCursor):
+        store.export_tracks(cursor="not-a-cursor")
+    best = store.best_tracks(limit=2)
+    assert [b["id"] for b in best] == [ids[6], ids[5]]
+
+
+def test_retention_prunes_old_validation_clips_and_their_files(store: Store, tmp_path: Path) -> None:
+    import time
+
+    old = _clip(store, uid=1)
+    organic = store.record_scored_clip(round_id=None, challenge=CHALLENGE, uid=2, hotkey="hk2",
+                                       audio_bytes=tone_wav(seconds=1.0, frequency_hz=300.0), audio_format="wav",
+                                       breakdown={}, final_score=0.3, is_organic=True, rtt_seconds=None, model_id=None)
+    store.record_round(round_id="r1", challenge=CHALLENGE, started_at=time.time() - 5, finished_at=time.time(),
+                       num_miners=2)
+    assert store.get_round("r1")["num_miners"] == 2
+    assert store.prune_tracks(retention_days=1.0) == 0
+    assert store.prune_tracks(retention_days=1.0, now=time.time() + 2 * 86400) == 1
+    with pytest.raises(NotFound):
+        store.get_track(old)
+    assert store.get_track(organic)["is_organic"] is True
+    assert len(_audio_files(tmp_path / "audio")) == 1
+
+
+def test_nonces_are_single_use_and_pruned(store: Store) -> None:
+    assert store.use_nonce("hk", 1_000) is True
+    assert store.use_nonce("hk", 1_000) is False
+    assert store.use_nonce("other", 1_000) is True
+    assert store.prune_nonces(older_than=0.0) == 0
+    assert store.prune_nonces(older_than=4e9) == 2
+    assert store.use_nonce("hk", 1_000) is True

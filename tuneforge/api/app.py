@@ -1,0 +1,118 @@
+"""Build the FastAPI application: routes, the access middleware, error shapes, background loops.
+
+``create_app`` wires the music and scores routers to a store and to the validator's hooks
+(organic gateway, leaderboard, registration check). The app's lifespan — run by uvicorn, not by
+in-process test transports — recovers interrupted jobs, then runs the job workers, the webhook
+dispatcher and the maintenance loop until shutdown. Validation errors become 400 with the field
+named (``"duration_seconds: must be between 1 and 180"``); every error body is ``{"detail": ...}``.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tuneforge.api import music, scores
+from tuneforge.api.auth import AccessMiddleware
+from tuneforge.api.context import ApiContext
+from tuneforge.api.jobs import JobRunner
+from tuneforge.api.maintenance import Maintenance
+from tuneforge.api.ratelimit import RateLimiter
+from tuneforge.api.settings import ApiSettings
+from tuneforge.api.webhooks import WebhookDispatcher
+
+__all__ = ["create_app", "validation_detail"]
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "1.0.0"
+
+
+def validation_detail(errors: list[dict[str, Any]]) -> str:
+    """One line naming each invalid field: ``"duration_seconds: must be between 1 and 180"``."""
+    parts = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        kind = err.get("type", "")
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        if kind == "json_invalid":
+            parts.append("Request body is not valid JSON.")
+        elif kind == "missing" and not loc:
+            parts.append("Request body is required (JSON object).")
+        elif kind == "model_attributes_type":
+            parts.append("Request body must be a JSON object.")
+        elif kind == "extra_forbidden":
+            parts.append(f"{'.'.join(loc)}: unknown field")
+        else:
+            parts.append(f"{'.'.join(loc) or 'body'}: {msg[:1].lower() + msg[1:]}")
+    return "; ".join(dict.fromkeys(parts)) or "Invalid request."
+
+
+def create_app(
+    *,
+    store: Any,
+    settings: ApiSettings,
+    gateway: Any = None,
+    leaderboard: Callable[[], list[dict[str, Any]]] = lambda: [],
+    is_registered: Callable[[str], bool] = lambda hotkey: False,
+    limiter: RateLimiter | None = None,
+) -> FastAPI:
+    """The API app. ``gateway``: the validator's organic gateway (``await gateway.generate(request,
+    num_candidates=, timeout=)``); None fails every job with a refund."""
+    ctx = ApiContext(store=store, settings=settings, gateway=gateway, leaderboard=leaderboard,
+                     is_registered=is_registered, limiter=limiter or RateLimiter())
+    store.sync_plans(settings.plan_limits)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        jobs = app.state.jobs
+        await asyncio.to_thread(jobs.recover)
+        wake_jobs, wake_hooks = ctx.wake_jobs.bind(), ctx.wake_webhooks.bind()
+        tasks = [asyncio.create_task(jobs.run(stop, wake_jobs, name=f"jobs-{i}"))
+                 for i in range(settings.job_workers)]
+        tasks.append(asyncio.create_task(app.state.webhooks.run(stop, wake_hooks)))
+        tasks.append(asyncio.create_task(Maintenance(ctx).run(stop)))
+        try:
+            yield
+        finally:
+            stop.set()
+            wake_jobs.set()
+            wake_hooks.set()
+            done, pending = await asyncio.wait(tasks, timeout=10.0)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    app = FastAPI(
+        title="TuneForge API", version=API_VERSION, lifespan=lifespan,
+        description="Text-to-music generation on the TuneForge Bittensor subnet, and the subnet's scores. "
+                    "Contract, examples and errors: docs/api.md.",
+    )
+    app.state.ctx = ctx
+    app.state.jobs = JobRunner(ctx)
+    app.state.webhooks = WebhookDispatcher(ctx)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=400, content={"detail": validation_detail(list(exc.errors()))})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content={"detail": str(exc.detail)},
+                            headers=getattr(exc, "headers", None))
+
+    @app.get("/api/v1/health", tags=["meta"], summary="Liveness and queue depth")
+    def health(request: Request) -> dict[str, Any]:
+        return {"status": "ok", "pending_jobs": request.app.state.ctx.store.pending_job_count()}
+
+    app.include_router(music.router)
+    app.include_router(scores.router)
+    app.add_middleware(AccessMiddleware, ctx=ctx)
+    return app
