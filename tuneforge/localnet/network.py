@@ -198,10 +198,7 @@ class LocalNetwork:
     # -- rounds -------------------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
         """Run the scripted rounds, set weights after each, write outputs; returns the leaderboard rows."""
-        rows = asyncio.run(self._run_rounds())
-        if self.options.serve:
-            self._serve()
-        return rows
+        return asyncio.run(self._run_rounds())
 
     async def _run_rounds(self) -> list[dict[str, Any]]:
         opts = self.options
@@ -262,8 +259,11 @@ class LocalNetwork:
         write_json(self.out_dir / "localnet.json", data)
 
     # -- serving ----------------------------------------------------------------------------
-    def _serve(self) -> None:
-        """Start the validator's loops and API, print how to reach them, block until SIGINT/SIGTERM."""
+    def start_serving(self) -> dict[str, Any]:
+        """Start the validator's loops and the HTTP API on 127.0.0.1 and create a demo API account.
+
+        Returns ``{"url", "api_key", "account_id"}`` (also written to ``localnet.json``). Non-blocking.
+        """
         from tuneforge.api.admin import create_demo_account
 
         self.validator.start()
@@ -273,7 +273,13 @@ class LocalNetwork:
         account_id, api_key = create_demo_account(self.validator.store, credits=self.options.demo_credits)
         self.api_info = {"url": url, "api_key": api_key, "account_id": account_id}
         self._write_localnet_json()
-        log.info("API ready at %s (OpenAPI: %s/docs)", url, url)
+        return self.api_info
+
+    def serve(self) -> None:
+        """:meth:`start_serving`, print how to reach it, then block until SIGINT/SIGTERM."""
+        info = self.start_serving()
+        url, api_key = info["url"], info["api_key"]
+        log.info("API ready at %s (interactive docs: %s/docs)", url, url)
         log.info(
             "try: curl -s -X POST %s/api/v1/music/generate -H 'Authorization: Bearer %s' "
             "-H 'Content-Type: application/json' -d '{\"prompt\": \"calm piano in C major\", \"duration_seconds\": 8}'",
