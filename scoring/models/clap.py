@@ -22,6 +22,7 @@ from scoring import constants as C
 from scoring.models.loading import (
     ModelLoadError,
     check_tokenizer,
+    fixed_windows,
     inference,
     model_identity,
     model_name,
@@ -40,18 +41,11 @@ def clap_windows(mono: np.ndarray, *, sample_rate: int) -> list[np.ndarray]:
     """Fixed consecutive windows of ``CLAP_WINDOW_SECONDS`` of ``mono`` (float32 ``(n,)`` at
     ``sample_rate`` Hz). A trailing partial window shorter than ``CLAP_MIN_TAIL_SECONDS`` is
     dropped unless it is the whole clip. Returns views, each ``(≤ window,)``."""
-    window = int(round(C.CLAP_WINDOW_SECONDS * sample_rate))
-    tail_min = int(round(C.CLAP_MIN_TAIL_SECONDS * sample_rate))
-    n = int(mono.shape[0])
-    if n == 0:
-        raise ValueError("empty clip")
-    out = []
-    for start in range(0, n, window):
-        piece = mono[start : start + window]
-        if piece.shape[0] < window and piece.shape[0] < tail_min and out:
-            break
-        out.append(piece)
-    return out
+    return fixed_windows(
+        mono,
+        window=int(round(C.CLAP_WINDOW_SECONDS * sample_rate)),
+        min_tail=int(round(C.CLAP_MIN_TAIL_SECONDS * sample_rate)),
+    )
 
 
 class ClapEmbedder:

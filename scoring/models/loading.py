@@ -14,9 +14,12 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from scoring.signals.base import ScoringError
 
 __all__ = [
+    "fixed_windows",
     "ModelsMissing",
     "ModelLoadError",
     "default_models_dir",
@@ -124,3 +127,24 @@ def inference() -> Iterator[None]:
             yield
     finally:
         torch.use_deterministic_algorithms(previous, warn_only=previous_warn)
+
+
+def fixed_windows(
+    mono: np.ndarray, *, window: int, min_tail: int, max_windows: int | None = None
+) -> list[np.ndarray]:
+    """Consecutive fixed windows of ``mono`` (``(n,)``), never random crops.
+
+    A trailing partial window shorter than ``min_tail`` samples is dropped unless it is the whole
+    clip; at most ``max_windows`` windows are returned. Returns views, each ``(≤ window,)``.
+    """
+    if mono.shape[0] == 0:
+        raise ValueError("empty clip")
+    out: list[np.ndarray] = []
+    for start in range(0, mono.shape[0], window):
+        piece = mono[start : start + window]
+        if out and piece.shape[0] < min_tail:
+            break
+        out.append(piece)
+        if max_windows is not None and len(out) >= max_windows:
+            break
+    return out

@@ -25,6 +25,7 @@ from scoring import constants as C
 from scoring.models.loading import (
     ModelLoadError,
     check_tokenizer,
+    fixed_windows,
     inference,
     model_identity,
     model_name,
@@ -60,17 +61,12 @@ class Transcript:
 
 def whisper_windows(mono: np.ndarray, *, sample_rate: int) -> list[np.ndarray]:
     """Consecutive ``WHISPER_WINDOW_SECONDS`` windows of ``mono`` (float32 ``(n,)``)."""
-    window = int(round(C.WHISPER_WINDOW_SECONDS * sample_rate))
-    tail = int(round(_MIN_TAIL_SECONDS * sample_rate))
-    out = []
-    for start in range(0, mono.shape[0], window):
-        piece = mono[start : start + window]
-        if out and piece.shape[0] < tail:
-            break
-        out.append(piece)
-        if len(out) >= C.WHISPER_MAX_WINDOWS:
-            break
-    return out
+    return fixed_windows(
+        mono,
+        window=int(round(C.WHISPER_WINDOW_SECONDS * sample_rate)),
+        min_tail=int(round(_MIN_TAIL_SECONDS * sample_rate)),
+        max_windows=C.WHISPER_MAX_WINDOWS,
+    )
 
 
 class WhisperTranscriber:
