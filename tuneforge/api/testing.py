@@ -8,8 +8,6 @@ derived from the request's seed and the candidate's uid), encoded as WAV PCM16 a
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -17,8 +15,9 @@ from scoring import constants as C
 from scoring.breakdown import ScoreBreakdown
 from scoring.request import ScoringRequest
 from tuneforge.audio.intake import encode_audio
+from tuneforge.validator.organic import OrganicCandidate
 
-__all__ = ["FakeCandidate", "FakeGateway", "tone_wav", "fake_breakdown"]
+__all__ = ["FakeGateway", "tone_wav", "fake_breakdown"]
 
 SAMPLE_RATE = 16_000
 
@@ -37,27 +36,6 @@ def fake_breakdown(final_score: float) -> ScoreBreakdown:
         penalties={name: 1.0 for name in C.PENALTIES},
         weights=dict(C.SIGNAL_WEIGHTS), composite=final_score, final_score=final_score,
     )
-
-
-@dataclass
-class FakeCandidate:
-    """Same fields as ``tuneforge.validator.organic.OrganicCandidate``."""
-
-    uid: int
-    hotkey: str
-    audio_bytes: bytes = field(repr=False)
-    audio_format: str
-    samples: Any = field(repr=False)
-    sample_rate: int
-    model_id: str | None
-    breakdown: ScoreBreakdown
-    rtt_seconds: float | None
-    challenge_id: str = ""
-    seed: int | None = None
-
-    @property
-    def final_score(self) -> float:
-        return float(self.breakdown.final_score)
 
 
 class FakeGateway:
@@ -80,7 +58,7 @@ class FakeGateway:
         self.requests: list[ScoringRequest] = []
 
     async def generate(self, request: ScoringRequest, *, num_candidates: int = 3,
-                       timeout: float | None = None) -> list[FakeCandidate]:
+                       timeout: float | None = None) -> list[OrganicCandidate]:
         self.requests.append(request)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
@@ -94,7 +72,7 @@ class FakeGateway:
             uid = i + 1
             freq = 220.0 + 10.0 * ((seed + 7 * uid) % 40)
             data = tone_wav(seconds=request.duration_seconds, frequency_hz=freq)
-            out.append(FakeCandidate(
+            out.append(OrganicCandidate(
                 uid=uid, hotkey=f"5FakeMinerHotkey{uid:02d}", audio_bytes=data, audio_format="wav", samples=None,
                 sample_rate=SAMPLE_RATE, model_id=f"fake-model-{uid}", breakdown=fake_breakdown(score),
                 rtt_seconds=0.01 * uid, challenge_id=f"{seed:032x}"[-32:], seed=seed,
