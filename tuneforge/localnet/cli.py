@@ -34,8 +34,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tuneforge.localnet.network import LocalnetOptions, LocalNetwork
 
-    # Alembic logs every migration step at INFO; the demo's progress lines matter more.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     options = LocalnetOptions(
         miners=args.miners, rounds=args.rounds, out=args.out, serve=args.serve, bad_miners=args.bad_miners,
         netuid=args.netuid, sample_size=args.sample_size, timeout_s=args.timeout, api_port=args.api_port,
