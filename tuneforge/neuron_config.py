@@ -47,3 +47,5 @@ def configure_logging(bt_config: Any, *, debug: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not debug:  # Alembic logs every migration step at INFO
+        logging.getLogger("alembic").setLevel(logging.WARNING)
