@@ -1,6 +1,7 @@
 """The whole subnet in one process: local chain, 3 miners on 127.0.0.1 axons, a validator, 2 rounds."""
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,14 @@ def test_cli_zero_rounds_brings_subnet_up(tmp_path: Path, capsys: pytest.Capture
 def test_cli_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["localnet", "--miners", "2", "--bad-miners", "3"]) == 2
     assert "--bad-miners" in capsys.readouterr().err
+
+
+def test_every_scored_clip_is_stored(localnet_run: tuple[Path, list[dict], dict[int, float]]) -> None:
+    out, _, _ = localnet_run
+    clips = 0
+    for rdir in (out / "rounds").iterdir():
+        clips += sum(1 for m in json.loads((rdir / "round.json").read_text())["miners"] if m["clip"])
+    db = out / "validator" / "tuneforge.db"
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("select count(*) from tracks where is_organic = 0").fetchone()[0]
+    assert stored == clips > 0

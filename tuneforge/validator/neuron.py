@@ -210,14 +210,13 @@ class Validator:
         return bundle
 
     def _build_store(self) -> Any:
+        """The database of scored clips. Built even with ``--api.off``: every validation clip is
+        recorded, so an API started later serves the history."""
         settings = self.config.api
-        if settings is None or self.config.api_off:
+        if settings is None:
             return None
-        try:
-            from tuneforge.store import Store
-        except ImportError as exc:
-            log.warning("tuneforge.store unavailable (%s); scored clips are not recorded", exc)
-            return None
+        from tuneforge.store import Store
+
         return Store(settings.database_url, settings.audio_dir)
 
     def _build_dendrite(self) -> Any:
