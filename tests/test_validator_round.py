@@ -224,3 +224,34 @@ def test_set_weights_now_and_is_registered(tmp_path):
     assert result.success, result.reason
     assert validator.is_registered(hotkeys[0]) and not validator.is_registered("5NotAHotkey")
     assert dict(chain.weights(NETUID))[0]
+
+
+def test_retention_loop_prunes_old_clips_when_the_api_is_off(tmp_path):
+    import sqlite3
+
+    import numpy as np
+
+    from tuneforge.api.settings import ApiSettings
+    from tuneforge.audio.intake import encode_audio
+
+    db = tmp_path / "v.db"
+    # Retention of ~0.09 s: the clip recorded below is past it by the time the loop runs.
+    api = ApiSettings(database_url=f"sqlite:///{db}", audio_dir=str(tmp_path / "audio"), retention_days=1e-6)
+    validator, _, _, _ = make_validator(tmp_path, ["good"], api=api, api_off=True)
+    validator.setup()
+    assert validator.store is not None  # built although the API is off
+    validator.store.record_scored_clip(
+        round_id="r0", challenge={"challenge_id": "0" * 32, "prompt": "old", "duration_seconds": 1.0}, uid=1,
+        hotkey="5Old", audio_bytes=encode_audio(np.zeros(8000, dtype=np.float32), 16000), audio_format="wav", breakdown={"final_score": 0.5},
+        final_score=0.5, is_organic=False, rtt_seconds=1.0, model_id="m")
+
+    def stored() -> int:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("select count(*) from tracks").fetchone()[0]
+
+    assert stored() == 1
+    time.sleep(0.2)
+    loops = validator._build_loops()
+    assert "retention" in loops
+    asyncio.run(loops["retention"].run_step())
+    assert stored() == 0

@@ -40,6 +40,9 @@ __all__ = ["Validator", "ValidatorStartupError", "run_validator"]
 
 log = logging.getLogger(__name__)
 
+#: Seconds between retention passes over stored clips when the API (which prunes itself) is off.
+RETENTION_INTERVAL_S = 600.0
+
 T = TypeVar("T")
 
 STATE_FILE = "state.json"
@@ -398,12 +401,21 @@ class Validator:
             if result.success:
                 await asyncio.to_thread(self._save_state_logged)
 
+        async def retention_step() -> None:
+            # With the API on, its own maintenance pass prunes; with --api.off the validator does.
+            pruned = await asyncio.to_thread(self.store.prune_tracks, retention_days=cfg.api.retention_days)
+            if pruned:
+                log.info("pruned %d scored clips older than %g days", pruned, cfg.api.retention_days)
+
         round_deadline = cfg.scoring_budget_s + 7.0 * cfg.timeout_s + 60.0  # query (≤ 60 s clips) + scoring + slack
-        return {
+        loops = {
             "sync": Loop("sync", sync_step, interval_s=cfg.sync_interval_s, deadline_s=max(60.0, cfg.sync_interval_s)),
             "round": Loop("round", round_step, interval_s=cfg.round_interval_s, deadline_s=round_deadline),
             "weights": Loop("weights", weights_step, interval_s=cfg.weights_interval_s, deadline_s=300.0),
         }
+        if self.store is not None and cfg.api is not None and cfg.api_off:
+            loops["retention"] = Loop("retention", retention_step, interval_s=RETENTION_INTERVAL_S, deadline_s=300.0)
+        return loops
 
     def start(self) -> "Validator":
         """Set up, start the loops in a background thread and the API; returns at once."""
@@ -444,6 +456,8 @@ class Validator:
             asyncio.create_task(self.loops["round"].run_forever(self._loop_stop)),
             asyncio.create_task(self.loops["weights"].run_forever(self._loop_stop, run_first=False)),
         ]
+        if "retention" in self.loops:
+            tasks.append(asyncio.create_task(self.loops["retention"].run_forever(self._loop_stop)))
         ready.set()
         await self._loop_stop.wait()
         for task in tasks:
