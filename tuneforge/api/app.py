@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -32,6 +33,9 @@ __all__ = ["create_app", "validation_detail"]
 log = logging.getLogger(__name__)
 
 API_VERSION = "1.0.0"
+#: Threads for the synchronous routes and the middleware's store calls (anyio's default is 40). On a
+#: validator's few cores more threads only fight over the GIL and the database; requests queue instead.
+WORKER_THREADS = 8
 
 
 def validation_detail(errors: list[dict[str, Any]]) -> str:
@@ -72,6 +76,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
+        anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         jobs = app.state.jobs
         await asyncio.to_thread(jobs.recover)
         wake_jobs, wake_hooks = ctx.wake_jobs.bind(), ctx.wake_webhooks.bind()

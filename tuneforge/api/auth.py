@@ -9,11 +9,11 @@ against the client IP). Every response, errors and unhandled exceptions included
 the ``X-RateLimit-*`` headers; errors are JSON ``{"detail": "..."}``.
 """
 
-import asyncio
 import json
 import logging
 from typing import Any
 
+from anyio import to_thread
 from starlette.datastructures import Headers
 
 from tuneforge.api.context import ApiContext
@@ -131,7 +131,7 @@ class AccessMiddleware:
             return None, "Malformed Authorization header: expected 'Bearer tf_...'."
         if not token.startswith("tf_"):
             return None, "Invalid API key."
-        return await asyncio.to_thread(self.ctx.store.authenticate_key, token)
+        return await to_thread.run_sync(self.ctx.store.authenticate_key, token)  # the routes' pool
 
     async def _signed_hotkey(self, scope: dict[str, Any], headers: Headers,
                              body: bytes) -> tuple[str | None, str | None]:
@@ -143,7 +143,7 @@ class AccessMiddleware:
             )
         except SignatureRejected as exc:
             return None, str(exc)
-        fresh = await asyncio.to_thread(ctx.store.use_nonce, caller.hotkey, caller.nonce)
+        fresh = await to_thread.run_sync(ctx.store.use_nonce, caller.hotkey, caller.nonce)
         if not fresh:
             return None, "Replayed nonce: this hotkey already used this nonce."
         return caller.hotkey, None

@@ -194,9 +194,11 @@ def audio(filename: str, request: Request) -> Response:
 @router.get("/api/v1/account/me", tags=["account"], summary="The caller's account, plan, credits and usage")
 def me(request: Request) -> dict[str, Any]:
     ctx = request.app.state.ctx
+    # The middleware read the account (joined with its key and plan) for this very request; it is
+    # as fresh as a second read would be, so only the usage counts are queried here.
     account = _account(request)
-    fresh = ctx.store.get_account(account["id"])
     return {
-        "account_id": fresh["id"], "name": fresh["name"], "plan": fresh["plan"], "credits": int(fresh["credits"]),
-        "rate_limit_per_minute": int(fresh["rate_limit_per_minute"]), "usage": ctx.store.usage(fresh["id"]),
+        "account_id": account["id"], "name": account["name"], "plan": account["plan"],
+        "credits": int(account["credits"]), "rate_limit_per_minute": int(account["rate_limit_per_minute"]),
+        "usage": ctx.store.usage(account["id"]),
     }

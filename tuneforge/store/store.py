@@ -10,11 +10,13 @@ stored is lost and no orphan file is left.
 """
 
 import base64
+import functools
 import hashlib
 import io
 import json
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import soundfile as sf
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -137,6 +139,49 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         raise InvalidCursor("cursor is not one this server issued") from exc
 
 
+def _usage_bounds(now: float | None) -> tuple[float, float]:
+    """Unix seconds of the start of the UTC day and of the UTC month containing ``now``."""
+    moment = datetime.fromtimestamp(now if now is not None else time.time(), tz=UTC)
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    month = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+    return day, month
+
+
+_ACCOUNT_COLUMNS = tuple(Account.__table__.columns)
+_TRACK_COLUMNS = tuple(Track.__table__.columns)
+
+
+def _jobs_since(bound: str) -> Any:
+    return (select(func.count()).select_from(Job)
+            .where(Job.account_id == bindparam("account_id"), Job.created_at >= bindparam(bound)).scalar_subquery())
+
+
+# The hot paths' statements are built once (building one costs more than running it on SQLite).
+_AUTH_QUERY = (select(ApiKey.revoked_at.label("_key_revoked_at"),
+                      Plan.rate_limit_per_minute.label("_plan_rate_limit"), *_ACCOUNT_COLUMNS)
+               .join_from(ApiKey, Account, Account.id == ApiKey.account_id)
+               .join(Plan, Plan.name == Account.plan)
+               .where(ApiKey.key_hash == bindparam("key_hash")))
+_USAGE_QUERY = select(_jobs_since("day"), _jobs_since("month"))
+
+
+@functools.cache
+def _best_query(*, with_since: bool, with_genre: bool) -> Any:
+    """Highest scores first, ties newest first; binds ``limit`` and, when asked, ``since`` and ``genre``."""
+    query = select(*_TRACK_COLUMNS)
+    if with_since:
+        query = query.where(Track.created_at >= bindparam("since"))
+    if with_genre:
+        query = query.where(func.lower(Track.genre) == bindparam("genre"))
+    return query.order_by(Track.final_score.desc(), Track.created_at.desc(), Track.id).limit(bindparam("limit"))
+
+
+def _track_rows(conn: Connection, query: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of a Core select over :data:`_TRACK_COLUMNS` as the dicts ``_columns(Track)`` would give."""
+    keys = [c.key for c in _TRACK_COLUMNS]
+    return [dict(zip(keys, row, strict=True)) for row in conn.execute(query, params)]
+
+
 class Store:
     """Everything the validator and its API persist.
 
@@ -152,6 +197,9 @@ class Store:
         self.audio = AudioFiles(audio_dir)
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+        # SQLite admits one writer at a time and makes the others poll with growing sleeps (up to
+        # 100 ms each); queueing this process's writers on a lock hands the database over at once.
+        self._write_lock = threading.RLock()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -162,10 +210,16 @@ class Store:
             yield session
 
     @contextmanager
+    def _read_core(self) -> Iterator[Connection]:
+        """A read transaction on a bare connection: the hot paths skip the ORM's identity map."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
     def _write(self) -> Iterator[Session]:
         """A write transaction; any failure rolls it back and surfaces as :class:`StoreWriteError`."""
         try:
-            with self._write_sessions() as session, session.begin():
+            with self._write_lock, self._write_sessions() as session, session.begin():
                 yield session
         except (StoreError, ValueError, KeyError):
             raise
@@ -264,15 +318,12 @@ class Store:
             return int(total or 0)
 
     def usage(self, account_id: str, *, now: float | None = None) -> dict[str, int]:
-        """Generations submitted today and this calendar month (UTC)."""
-        moment = datetime.fromtimestamp(now if now is not None else time.time(), tz=UTC)
-        day = moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-        month = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
-        with self._read() as s:
-            def count(since: float) -> int:
-                return int(s.scalar(select(func.count()).select_from(Job)
-                                    .where(Job.account_id == account_id, Job.created_at >= since)) or 0)
-            return {"generations_today": count(day), "generations_this_month": count(month)}
+        """Generations submitted today and this calendar month (UTC), counted in one query."""
+        day, month = _usage_bounds(now)
+        with self._read_core() as conn:
+            today, this_month = conn.execute(_USAGE_QUERY, {"account_id": account_id, "day": day,
+                                                            "month": month}).one()
+        return {"generations_today": int(today or 0), "generations_this_month": int(this_month or 0)}
 
     # -- API keys ----------------------------------------------------------------------------
     def create_api_key(self, account_id: str) -> tuple[str, str]:
@@ -306,18 +357,16 @@ class Store:
     def authenticate_key(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
         """``(account, None)`` for a valid key, ``(None, reason)`` otherwise (unknown or revoked).
 
-        One query on the hot path of every music request (key, account and plan joined)."""
-        query = (select(ApiKey.revoked_at, Account, Plan.rate_limit_per_minute)
-                 .join(Account, Account.id == ApiKey.account_id).join(Plan, Plan.name == Account.plan)
-                 .where(ApiKey.key_hash == hash_api_key(key)))
-        with self._read() as s:
-            row = s.execute(query).first()
-            if row is None:
-                return None, "Invalid API key."
-            if row.revoked_at is not None:
-                return None, "This API key has been revoked."
-            account = _columns(row.Account)
-        account["rate_limit_per_minute"] = account["rate_limit_override"] or row.rate_limit_per_minute
+        One Core query on the hot path of every music request (key, account and plan joined)."""
+        with self._read_core() as conn:
+            row = conn.execute(_AUTH_QUERY, {"key_hash": hash_api_key(key)}).first()
+        if row is None:
+            return None, "Invalid API key."
+        if row._key_revoked_at is not None:
+            return None, "This API key has been revoked."
+        mapping = row._mapping
+        account = {c.key: mapping[c] for c in _ACCOUNT_COLUMNS}
+        account["rate_limit_per_minute"] = account["rate_limit_override"] or row._plan_rate_limit
         return account, None
 
     # -- jobs --------------------------------------------------------------------------------
@@ -519,14 +568,14 @@ class Store:
     def best_tracks(self, *, limit: int = 20, since: float | None = None,
                     genre: str | None = None) -> list[dict[str, Any]]:
         """Highest-scoring clips (ties: newest first)."""
-        with self._read() as s:
-            query = select(Track)
-            if since is not None:
-                query = query.where(Track.created_at >= since)
-            if genre:
-                query = query.where(func.lower(Track.genre) == genre.lower())
-            query = query.order_by(Track.final_score.desc(), Track.created_at.desc(), Track.id).limit(limit)
-            return [_columns(t) for t in s.scalars(query)]
+        params: dict[str, Any] = {"limit": int(limit)}
+        if since is not None:
+            params["since"] = since
+        if genre:
+            params["genre"] = genre.lower()
+        query = _best_query(with_since=since is not None, with_genre=bool(genre))
+        with self._read_core() as conn:
+            return _track_rows(conn, query, params)
 
     def export_tracks(self, *, since: float | None = None, until: float | None = None,
                       min_score: float | None = None, cursor: str | None = None,
@@ -574,13 +623,14 @@ class Store:
     # -- signed-request nonces ---------------------------------------------------------------
     def use_nonce(self, hotkey: str, nonce: int, *, now: float | None = None) -> bool:
         """Record ``nonce`` for ``hotkey``; False when it was already used (a replay)."""
+        row = {"hotkey": hotkey, "nonce": int(nonce), "seen_at": now if now is not None else time.time()}
         try:
-            with self._write() as s:
-                s.add(SeenNonce(hotkey=hotkey, nonce=int(nonce), seen_at=now if now is not None else time.time()))
-        except StoreWriteError as exc:
-            if isinstance(exc.__cause__, IntegrityError):
-                return False
-            raise
+            with self._write_lock, self._write_engine.begin() as conn:
+                conn.execute(insert(SeenNonce.__table__), row)
+        except IntegrityError:
+            return False
+        except SQLAlchemyError as exc:
+            raise StoreWriteError(f"database write failed and was rolled back: {type(exc).__name__}: {exc}") from exc
         return True
 
     def prune_nonces(self, *, older_than: float) -> int:
