@@ -22,6 +22,9 @@ CORE = [
     "pyloudnorm>=0.1.1",
     "fastapi>=0.110",
     "uvicorn>=0.29",
+    # uvicorn picks these up by itself: C HTTP parser and event loop, ~15-50 % more API throughput
+    "httptools>=0.6",
+    "uvloop>=0.19; sys_platform != 'win32'",
     "aiohttp>=3.9",
     "sqlalchemy>=2.0",
     "alembic>=1.13",
