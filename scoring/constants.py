@@ -181,3 +181,8 @@ FINGERPRINT_PREFILTER_COSINE = 0.9  # DSP-embedding cosine below which two clips
 FINGERPRINT_MAX_OFFSET_SECONDS = 2.0
 FINGERPRINT_SIM_NONE = 0.85  # similarity (1 − bit error rate) at or below: no penalty
 FINGERPRINT_SIM_FULL = 0.95  # at or above: multiplier 0
+
+# --- melody / structural calibration (measured on the real-music corpus, see docs/scoring.md) ---
+MELODY_VOICING_RATIO = 1.5  # melody's own, looser voicing: dense mixes peak at ratio ~1.6-1.9
+MELODY_SMOOTH_FRAMES = 5  # median filter (STFT frames, ~116 ms) on the melody pitch track
+MELODY_MIN_NOTE_FRAMES = 4  # a note is a run of at least this many frames (~93 ms) on one semitone

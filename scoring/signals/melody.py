@@ -1,18 +1,22 @@
-"""The `melody` signal: is there a singable line, in key, moving mostly by step, with motifs?
+"""The `melody` signal: is there a clear, singable line, in key, moving mostly by step, with motifs?
 
 Reads the predominant pitch track (harmonic summation on the HPSS harmonic part, see
-``Features.pitch_midi``). Notes are runs of ≥ 3 frames (~70 ms) on one semitone. Parts: voiced
-share; step share (pitch-class distance 1-2 semitones, octave-folded because the track makes
-octave errors) and few tritones; in-key share of note
-pitch classes (key from the chroma); contour continuity (frame-to-frame pitch moves under a
-semitone inside voiced runs); motif repetition (beat-synchronous pitch sequence equal to itself
-shifted by 2, 4, 8 or 16 beats).
+``Features.pitch_hz``) through its own voicing gate (:func:`melody_track`: looser than
+``Features.voiced``, because a lead buried in a dense rock mix peaks at a salience ratio of only
+~1.6-1.9) and a median filter against octave errors. Notes are runs of ≥ ``MELODY_MIN_NOTE_FRAMES``
+frames on one semitone. Parts: note coverage; clarity (median salience ratio of voiced frames:
+how far the line stands out, which added noise lowers); step share (pitch-class distance 0-2
+semitones, octave-folded because the track makes octave errors) and few tritones;
+duration-weighted in-key share of notes (key from the chroma); motif repetition
+(beat-synchronous pitch sequence equal to itself shifted by 2, 4, 8 or 16 beats).
 """
 
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.ndimage import median_filter
 
+from scoring import constants as C
 from scoring.curves import ramp
 from scoring.signals.base import SignalContext, Unavailable
 
@@ -22,45 +26,74 @@ if TYPE_CHECKING:  # signals are imported by scoring.features' import chain
 NAME = "melody"
 
 
-def notes(f: "Features") -> tuple[np.ndarray, np.ndarray]:
-    """Note pitches (MIDI ints) and their start frames (within the excerpt) from the pitch track."""
-    midi = f.pitch_midi
+def melody_track(f: "Features") -> np.ndarray:
+    """The melody's pitch track: MIDI floats per frame of ``analysis_excerpt``, NaN where unvoiced.
+
+    Looser voicing than ``Features.voiced`` (salience ratio ≥ ``MELODY_VOICING_RATIO``: in a dense
+    rock mix the lead peaks at a ratio of only ~1.6-1.9), then a ``MELODY_SMOOTH_FRAMES`` median
+    filter over the raw track, which removes the one- and two-frame octave and harmonic errors of
+    harmonic summation. Noise passes the looser gate too, but its track jumps, so it forms few notes.
+    ``(frames_excerpt,)`` float64.
+    """
+    hz = f.pitch_hz
+    if hz.size == 0:
+        return np.zeros(0)
+    raw = 69.0 + 12.0 * np.log2(np.maximum(hz, 1e-3) / 440.0)
+    smooth = median_filter(raw, size=C.MELODY_SMOOTH_FRAMES, mode="nearest")
+    voiced = f.pitch_salience_ratio >= C.MELODY_VOICING_RATIO
+    return np.where(voiced, smooth, np.nan)
+
+
+def notes(f: "Features") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Notes of :func:`melody_track`: runs of ≥ ``MELODY_MIN_NOTE_FRAMES`` frames on one semitone.
+
+    Returns ``(pitches, starts, lengths)``: MIDI ints, start frames within the excerpt, lengths in frames.
+    """
+    midi = melody_track(f)
     q = np.where(np.isnan(midi), -1, np.round(np.nan_to_num(midi, nan=-1.0))).astype(int)
     if q.size == 0:
-        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+        empty = np.zeros(0, dtype=int)
+        return empty, empty, empty
     change = np.flatnonzero(np.diff(q)) + 1
     starts = np.concatenate([[0], change])
     ends = np.concatenate([change, [q.size]])
-    keep = (q[starts] >= 0) & ((ends - starts) >= 3)
-    return q[starts][keep], starts[keep]
+    keep = (q[starts] >= 0) & ((ends - starts) >= C.MELODY_MIN_NOTE_FRAMES)
+    return q[starts][keep], starts[keep], (ends - starts)[keep]
 
 
 def measure(f: "Features") -> dict[str, float]:
-    midi = f.pitch_midi
+    midi = melody_track(f)
     voiced = ~np.isnan(midi)
-    pitches, _ = notes(f)
-    out = {"voiced_share": float(voiced.mean()) if voiced.size else 0.0, "n_notes": float(pitches.size)}
+    pitches, _, lengths = notes(f)
+    n = max(midi.size, 1)
+    out = {
+        "voiced_share": float(voiced.mean()) if voiced.size else 0.0,
+        "note_coverage": float(lengths.sum()) / n,
+        "n_notes": float(pitches.size),
+        # how far the melody stands out of the mix: median salience peak-to-mean ratio of voiced frames
+        "clarity": float(np.median(f.pitch_salience_ratio[voiced])) if voiced.any() else 0.0,
+    }
     if pitches.size >= 4:
         # intervals folded to pitch-class distance (0-6): the predominant-pitch track makes octave
-        # errors, which must not read as leaps
+        # errors, which must not read as leaps; repeated notes (0) count as stepwise motion
         d = np.abs(np.diff(pitches)) % 12
         iv = np.minimum(d, 12 - d)
-        out["step_share"] = float(np.mean((iv >= 1) & (iv <= 2)))
+        out["step_share"] = float(np.mean(iv <= 2))
         out["tritone_share"] = float(np.mean(iv == 6))
-        scale = set(f.key.scale())
-        out["in_key"] = float(np.mean([p % 12 in scale for p in pitches]))
+        scale = np.zeros(12, dtype=bool)
+        scale[list(f.key.scale())] = True
+        out["in_key"] = float(np.sum(lengths * scale[pitches % 12]) / lengths.sum())
     both = voiced[1:] & voiced[:-1]
     if both.sum() >= 10:
         out["continuity"] = float(np.mean(np.abs(np.diff(midi)[both]) < 1.0))
-    out["motif"] = _motif_repetition(f)
+    out["motif"] = _motif_repetition(f, midi)
     return out
 
 
-def _motif_repetition(f: "Features") -> float:
+def _motif_repetition(f: "Features", midi: np.ndarray) -> float:
     """Best share of beats whose median pitch equals the one 2/4/8/16 beats later."""
     exc = f.analysis_excerpt
     beats = f.beats[(f.beats >= exc.start) & (f.beats < exc.stop)] - exc.start
-    midi = f.pitch_midi
     if beats.size < 8:
         return 0.0
     bounds = np.concatenate([beats, [midi.size]])
@@ -82,14 +115,25 @@ def _motif_repetition(f: "Features") -> float:
 
 
 def score(m: dict[str, float]) -> float:
-    """Weighted parts (weights sum to 1); a part that cannot be measured (too few notes) earns 0."""
-    parts = [0.2 * ramp(m["voiced_share"], 0.05, 0.5), 0.15 * ramp(m["motif"], 0.05, 0.4)]
+    """Weighted parts (weights sum to 1); a part that cannot be measured (too few notes) earns 0.
+
+    Curve ranges measured on the real-music corpus. Contour continuity is measured but not scored:
+    the smoothed track of music buried in noise is as continuous as the clean one. Clarity is what
+    noise lowers (clean mixes ~1.6-2.9; noise at 10 dB SNR takes 0.05-0.9 off); it counts only
+    once notes cover a few percent of the excerpt, so a held tone's few voiced frames earn nothing.
+    """
+    parts = [
+        0.15 * ramp(m["note_coverage"], 0.03, 0.4),
+        0.35 * ramp(m["clarity"], 1.45, 1.95) * ramp(m["note_coverage"], 0.02, 0.15),
+        0.15 * ramp(m["motif"], 0.05, 0.3),
+    ]
     if "step_share" in m:
-        parts.append(0.2 * ramp(m["step_share"], 0.1, 0.35) * ramp(m["tritone_share"], 0.25, 0.08))
-        parts.append(0.25 * ramp(m["in_key"], 0.6, 0.9))
-    if "continuity" in m:
-        parts.append(0.2 * ramp(m["continuity"], 0.5, 0.9))
-    return float(sum(parts))
+        parts.append(0.175 * ramp(m["step_share"], 0.3, 0.55) * ramp(m["tritone_share"], 0.25, 0.08))
+        parts.append(0.175 * ramp(m["in_key"], 0.5, 0.8))
+    # concave read-out: the parts are evidence of a melody, and a real line that is weak on one
+    # part (a riff that leaps, a modal tune off the K-S key) is still a melody; measured on the
+    # corpus, the square root keeps clean-vs-degraded ordering and the cross-clip ROC AUC
+    return float(np.sqrt(sum(parts)))
 
 
 def compute(ctx: SignalContext) -> float:

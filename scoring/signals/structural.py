@@ -23,7 +23,8 @@ NAME = "structural"
 
 def _similarity(f: "Features") -> tuple[np.ndarray, float]:
     seg, seconds = f.structure_features
-    # Norm floor: near-constant features (a held sine) give near-zero vectors, not random unit ones.
+    # Norm floor: near-constant features (a held sine, a short loop) give near-zero vectors, not
+    # random unit ones, so their similarities sit near 0.
     norms = np.linalg.norm(seg, axis=1) + 1.0
     return (seg @ seg.T) / np.outer(norms, norms), seconds
 
@@ -32,7 +33,8 @@ def measure(f: "Features") -> dict[str, float]:
     ssm, seconds = _similarity(f)
     n = ssm.shape[0]
     out: dict[str, float] = {}
-    lo = max(1, int(round(2.0 / seconds)))
+    # shortest repetition lag: two bars at ~120 BPM, half a bar in clips under 20 s (too few bars to compare)
+    lo = max(1, int(round((2.0 if n * seconds >= 20.0 else 1.0) / seconds)))
     reps = [float(np.mean(np.diagonal(ssm, lag))) for lag in range(lo, n // 2 + 1) if n - lag >= 4]
     out["repetition"] = max(reps) if reps else 0.0
     out["continuity"] = float(np.mean(np.diagonal(ssm, 1))) if n > 1 else 0.0
@@ -51,13 +53,21 @@ def measure(f: "Features") -> dict[str, float]:
 
 
 def score(m: dict[str, float]) -> float:
-    rep = ramp(m["repetition"], 0.05, 0.45)
-    cont = ramp(m["continuity"], 0.1, 0.6)
+    """Curve ranges measured on the real-music corpus: clean real music has repetition ~0.0-0.5
+    (mean ~0.17) and continuity ~0.0-0.5 (mean ~0.28) because the features are standardised per
+    clip, so a consistent arrangement leaves small deviations; sines, short loops and beeps sit
+    at ~0.0-0.07 on both."""
+    rep = ramp(m["repetition"], 0.02, 0.25)
+    cont = ramp(m["continuity"], 0.05, 0.35)
     if "sections" in m:
         exp = m["sections_expected"]
         sec = ramp(abs(m["sections"] - exp) / max(exp, 1.0), 1.5, 0.3)
-        return 0.5 * rep + 0.3 * cont + 0.2 * sec
-    return 0.6 * rep + 0.4 * cont
+        total = 0.5 * rep + 0.3 * cont + 0.2 * sec
+    else:
+        total = 0.6 * rep + 0.4 * cont
+    # concave read-out (as in melody): structure is evidence that accumulates; a consistent real
+    # arrangement with modest measured repetition is still structured music
+    return float(np.sqrt(total))
 
 
 def compute(ctx: SignalContext) -> float:
