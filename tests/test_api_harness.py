@@ -48,7 +48,7 @@ class Api:
 
 def make_settings(tmp_path: Path, **overrides: Any) -> ApiSettings:
     values: dict[str, Any] = {"database_url": f"sqlite:///{tmp_path / 'tf.db'}", "audio_dir": str(tmp_path / "audio"),
-                              "port": 0, "host": "127.0.0.1"}
+                              "port": 0, "host": "127.0.0.1", "webhook_allow_private": True}
     return ApiSettings(**(values | overrides))
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scoring.music_theory import parse_key, parse_meter
 from tuneforge.api.credits import generation_cost
 from tuneforge.api.views import job_status
+from tuneforge.api.webhook_target import webhook_url_problem
 from tuneforge.store import JOB_STATUSES, InsufficientCredits, NotFound
 
 __all__ = ["router", "GenerateRequest", "GenerateAccepted"]
@@ -105,8 +106,10 @@ class GenerateRequest(BaseModel):
     @field_validator("webhook_url")
     @classmethod
     def _webhook(cls, v: str | None) -> str | None:
-        if v is not None and not v.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
+        # URL shape only here; whether private hosts are allowed is a server setting, checked in generate()
+        problem = None if v is None else webhook_url_problem(v, allow_private=True)
+        if problem:
+            raise ValueError(problem)
         return v
 
 
@@ -134,6 +137,10 @@ def _account(request: Request) -> dict[str, Any]:
 def generate(body: GenerateRequest, request: Request) -> dict[str, Any]:
     ctx = request.app.state.ctx
     account = _account(request)
+    if body.webhook_url is not None:
+        problem = webhook_url_problem(body.webhook_url, allow_private=ctx.settings.webhook_allow_private)
+        if problem:
+            raise HTTPException(status_code=400, detail=f"webhook_url: {problem}")
     cost = generation_cost(duration_seconds=body.duration_seconds, num_variations=body.num_variations)
     base_seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
     params = body.model_dump(exclude={"webhook_url"})

@@ -40,6 +40,7 @@ class ApiSettings:
     webhook_max_attempts: int = 5
     webhook_backoff_s: float = 2.0  # delays 2, 4, 8, 16 s between attempts
     webhook_timeout_s: float = 10.0
+    webhook_allow_private: bool = False  # allow webhook URLs on loopback/private/link-local addresses
     max_body_bytes: int = 64 * 1024
     signature_window_s: float = 300.0
 
@@ -98,6 +99,10 @@ class ApiSettings:
                            help="Generation jobs processed at once (default 2).")
         group.add_argument("--api.webhook_max_attempts", type=int, default=d["webhook_max_attempts"].default,
                            help="Webhook delivery attempts before giving up (default 5).")
+        group.add_argument("--api.webhook_allow_private", action="store_true", default=False,
+                           help="Allow webhook URLs that point at loopback, private or link-local addresses "
+                                "(off by default: clients choose the URL, so it must not reach the validator's "
+                                "own network; turn on for a local network or test bench).")
         group.add_argument("--api.max_body_bytes", type=int, default=d["max_body_bytes"].default,
                            help="Largest request body accepted, in bytes (default 65536).")
 
@@ -124,4 +129,5 @@ class ApiSettings:
             job_workers=int(get("api.job_workers", "job_workers")),
             webhook_max_attempts=int(get("api.webhook_max_attempts", "webhook_max_attempts")),
             max_body_bytes=int(get("api.max_body_bytes", "max_body_bytes")),
+            webhook_allow_private=bool(v.get("api.webhook_allow_private", False)),
         )

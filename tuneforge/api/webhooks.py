@@ -5,7 +5,9 @@ status object of ``GET /api/v1/music/status/{id}``. Headers: ``X-TuneForge-Times
 seconds), ``X-TuneForge-Signature: sha256=<hex>`` — HMAC-SHA256 with the account's webhook
 secret over ``"{timestamp}." + raw body`` — and ``X-TuneForge-Event`` (``generation.completed``
 or ``generation.failed``). A 2xx answer is delivered; anything else is retried after
-``backoff × 2^(attempt-1)`` seconds, up to ``webhook_max_attempts`` POSTs.
+``backoff × 2^(attempt-1)`` seconds, up to ``webhook_max_attempts`` POSTs. Only public
+addresses are reached unless ``--api.webhook_allow_private`` (see :mod:`tuneforge.api.webhook_target`);
+a refused target fails at once, without retries.
 """
 
 import asyncio
@@ -19,6 +21,7 @@ from typing import Any
 import aiohttp
 
 from tuneforge.api.context import ApiContext
+from tuneforge.api.webhook_target import PublicOnlyResolver, webhook_url_problem
 
 __all__ = ["WebhookDispatcher", "sign_webhook", "verify_webhook"]
 
@@ -52,7 +55,8 @@ class WebhookDispatcher:
     async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; when idle, waits for ``wake`` or a short poll."""
         timeout = aiohttp.ClientTimeout(total=self.ctx.settings.webhook_timeout_s)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        connector = None if self.ctx.settings.webhook_allow_private else aiohttp.TCPConnector(resolver=PublicOnlyResolver())
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
             while not stop.is_set():
                 try:
                     await self.deliver_due(session)
@@ -90,17 +94,15 @@ class WebhookDispatcher:
         }
         code: int | None = None
         error: str | None = None
-        try:
-            async with session.post(delivery["url"], data=body, headers=headers, allow_redirects=False) as resp:
-                code = resp.status
-                if not 200 <= code < 300:
-                    error = f"HTTP {code}"
-        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        refused = webhook_url_problem(delivery["url"], allow_private=settings.webhook_allow_private)
+        if refused:
+            error = f"refused: webhook_url {refused}"
+        else:
+            code, error = await self._post(session, delivery["url"], body, headers)
         ok = error is None
         attempt = int(delivery["attempts"]) + 1
         retry_at = None
-        if not ok and attempt < settings.webhook_max_attempts:
+        if not ok and not refused and attempt < settings.webhook_max_attempts:
             retry_at = time.time() + settings.webhook_backoff_s * 2 ** (attempt - 1)
         await asyncio.to_thread(store.record_webhook_attempt, delivery["id"], status_code=code, error=error,
                                 delivered=ok, next_attempt_at=retry_at)
@@ -114,3 +116,15 @@ class WebhookDispatcher:
             log.info("webhook %s attempt %d failed (%s); retrying in %.1f s", delivery["id"], attempt, error,
                      retry_at - time.time())
         return ok
+
+    @staticmethod
+    async def _post(session: aiohttp.ClientSession, url: str, body: bytes,
+                    headers: dict[str, str]) -> tuple[int | None, str | None]:
+        """One POST: ``(HTTP status or None, error or None)``; only a 2xx answer has no error."""
+        try:
+            async with session.post(url, data=body, headers=headers, allow_redirects=False) as resp:
+                if not 200 <= resp.status < 300:
+                    return resp.status, f"HTTP {resp.status}"
+                return resp.status, None
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            return None, f"{type(exc).__name__}: {exc}"

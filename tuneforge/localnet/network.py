@@ -189,7 +189,8 @@ class LocalNetwork:
             self.api_port = opts.api_port or netutils.free_port(LOOPBACK)
             argv += ["--api.host", LOOPBACK, "--api.port", str(self.api_port),
                      "--api.database_url", f"sqlite:///{state_dir / 'tuneforge.db'}",
-                     "--api.audio_dir", str(state_dir / "audio")]
+                     "--api.audio_dir", str(state_dir / "audio"),
+                     "--api.webhook_allow_private"]  # everything here lives on 127.0.0.1
         elif api_flags:
             argv += ["--api.off"]
         config = parse_validator_config(argv)
