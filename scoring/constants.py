@@ -5,7 +5,7 @@ configurable: validators that differ here disagree on weights. Changing any valu
 protocol change (bump ``SCORING_VERSION``).
 """
 
-SCORING_VERSION = 1
+SCORING_VERSION = 2
 
 # --- Published signal weights (PROTOCOL.md) -------------------------------------------------
 SIGNAL_WEIGHTS: dict[str, float] = {
@@ -147,6 +147,7 @@ KEY_UNSURE_CREDIT = 0.3  # what an unconfident key reading earns
 KEY_STRENGTH_RANGE = (0.35, 0.8)  # Krumhansl correlation mapped to confidence 0..1
 METER_PERIODS = (2, 3, 4, 5, 7)  # beat-accent periodicities tested
 METER_MIN_BEATS = 12
+METER_TEMPO_MATCH = 0.08  # tracked tempo within 8 % of a reading (×1, ×½, ×2, ×⅔, ×3⁄2) sets the bar's beat count
 
 # --- Penalties --------------------------------------------------------------------------------
 CLIP_LEVEL_RATIO = 0.999  # samples within this share of the clip's peak count as at the ceiling

@@ -6,7 +6,9 @@ mean. Tempo: the beat tracker's BPM against the request, full credit within
 meters, ×⅔/×3⁄2 readings with ``TEMPO_COMPOUND_CREDIT``. Key: Krumhansl–Schmuckler key against the
 request via ``music_theory.key_relation`` (exact, relative, parallel, fifth), blended with
 ``KEY_UNSURE_CREDIT`` by the key-strength confidence. Meter: periodicity (2, 3, 4, 5, 7 beats) of
-the accents on the beat grid against the requested pulses per bar, blended by its confidence.
+the accents on the beat grid against the requested bar measured in tracked beats (a 6/8 bar is
+3 beats to a tracker on the quarter-note tempo, 2 to one on the dotted quarter), blended by its
+confidence.
 Duration: 1 within 5 %, 0 at 50 % off. Instruments: ``features.get_extra("instrument_match")``
 when the CLAP zero-shot classifier stored one.
 """
@@ -80,8 +82,8 @@ def meter_periodicity(features: "Features") -> tuple[int, float] | None:
     return best, clamp01(scores[best] / 0.5)
 
 
-def _compatible_periods(meter: Meter) -> tuple[set[int], set[int]]:
-    """(exact, related) accent periods for a requested meter."""
+def _pulse_periods(meter: Meter) -> tuple[set[int], set[int]]:
+    """(exact, related) accent periods for a requested meter counted in its felt pulses."""
     pulses = meter.pulses_per_bar
     if meter.is_compound:  # 6/8 felt in 2, tracked in eighths shows 3
         return {pulses}, {3, 2 * pulses} if pulses != 3 else {3}
@@ -90,13 +92,59 @@ def _compatible_periods(meter: Meter) -> tuple[set[int], set[int]]:
     return {pulses}, set()
 
 
-def meter_credit(*, features: "Features", requested: str) -> float | None:
+def tracked_beats_per_bar(*, meter: Meter, detected_bpm: float, requested_bpm: float) -> float | None:
+    """How many tracked beats one requested bar spans, or None when the tracker's tempo is not a
+    recognised reading of the requested one (×1, ×½, ×2, and for compound meters ×⅔, ×3⁄2).
+
+    ``requested_bpm`` counts quarter notes (a 6/8 bar is 3 quarters), so a tracker locked on the
+    requested tempo sees 3 beats per 6/8 bar, one locked on the dotted quarter (×⅔) sees 2.
+    """
+    if detected_bpm <= 0 or requested_bpm <= 0:
+        return None
+    factors = [1.0, 0.5, 2.0] + ([2.0 / 3.0, 1.5] if meter.is_compound else [])
+    factor = min(factors, key=lambda k: abs(detected_bpm / (requested_bpm * k) - 1.0))
+    if abs(detected_bpm / (requested_bpm * factor) - 1.0) > C.METER_TEMPO_MATCH:
+        return None
+    quarters = meter.beats_per_bar * 4.0 / meter.beat_unit
+    return quarters * factor
+
+
+def compatible_periods(meter: Meter, beats_per_bar: float | None = None) -> tuple[set[int], set[int]]:
+    """(exact, related) accent periods, in tracked beats, for a requested meter.
+
+    With ``beats_per_bar`` (from :func:`tracked_beats_per_bar`) the bar's length on the tracked beat
+    grid is exact when it is a whole number of beats, and its divisors and multiples among
+    ``METER_PERIODS`` are related (the pulse-counted periods assume a tracker on the felt pulse,
+    which the tempo reading has ruled out). Without it (tempo not requested or
+    not recognised, or a bar that is not a whole number of tracked beats, like 7/8 tracked in
+    quarters) the meter's felt pulses decide alone.
+    """
+    exact, related = _pulse_periods(meter)
+    if beats_per_bar is None or abs(beats_per_bar - round(beats_per_bar)) > 0.1 or round(beats_per_bar) < 2:
+        return exact, related
+    bar = int(round(beats_per_bar))
+    periods = set(C.METER_PERIODS)
+    tracked_exact = {bar} & periods
+    tracked_related = {p for p in periods if p != bar and (bar % p == 0 or p % bar == 0)}
+    # e.g. 12/8 in quarters: 6 beats per bar is not a tested period, only its divisors are
+    return tracked_exact, tracked_related
+
+
+def meter_credit(*, features: "Features", requested: str, requested_bpm: float | None = None) -> float | None:
+    """Credit for the accent periodicity against the requested meter, blended by its confidence.
+
+    ``requested_bpm`` (quarter notes per minute) lets the bar be measured on the beat grid the
+    tracker actually followed; see :func:`compatible_periods`.
+    """
     meter = parse_meter(requested)
     measured = meter_periodicity(features)
     if meter is None or measured is None:
         return None
     period, conf = measured
-    exact, related = _compatible_periods(meter)
+    bpb = None
+    if requested_bpm:
+        bpb = tracked_beats_per_bar(meter=meter, detected_bpm=features.tempo_bpm, requested_bpm=requested_bpm)
+    exact, related = compatible_periods(meter, bpb)
     credit = 1.0 if period in exact else 0.7 if period in related else 0.2
     return conf * credit + (1.0 - conf) * 0.5
 
@@ -120,7 +168,8 @@ def parts(ctx: SignalContext) -> dict[str, float]:
         if k is not None:
             out["key"] = k
     if req.time_signature:
-        m = meter_credit(features=f, requested=req.time_signature)
+        m = meter_credit(features=f, requested=req.time_signature,
+                         requested_bpm=float(req.tempo_bpm) if req.tempo_bpm else None)
         if m is not None:
             out["meter"] = m
     out["duration"] = duration_credit(actual=f.duration_seconds, requested=req.duration_seconds)
