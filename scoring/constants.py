@@ -187,3 +187,4 @@ FINGERPRINT_SIM_FULL = 0.95  # at or above: multiplier 0
 MELODY_VOICING_RATIO = 1.5  # melody's own, looser voicing: dense mixes peak at ratio ~1.6-1.9
 MELODY_SMOOTH_FRAMES = 5  # median filter (STFT frames, ~116 ms) on the melody pitch track
 MELODY_MIN_NOTE_FRAMES = 4  # a note is a run of at least this many frames (~93 ms) on one semitone
+VIBRATO_EDGE_FRAMES = 2  # frames dropped at each end of a voiced run before vibrato analysis (onset/release pitch errors)

@@ -110,6 +110,11 @@ class Features:
         return float(np.sqrt(np.mean(np.square(self._samples, dtype=np.float64))))
 
     @functools.cached_property
+    def mono_rms(self) -> float:
+        """RMS of the channel mean at the original rate (linear); near 0 when stereo channels cancel."""
+        return float(np.sqrt(np.mean(np.square(self.mono_original, dtype=np.float64))))
+
+    @functools.cached_property
     def peak(self) -> float:
         """Sample peak (linear)."""
         return float(np.max(np.abs(self._samples)))

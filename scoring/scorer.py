@@ -20,7 +20,7 @@ from scoring.features import Features
 from scoring.history import MinerHistory
 from scoring.penalties import PENALTIES
 from scoring.penalties.fingerprint import DELIVERY_EXTRA
-from scoring.penalties.silence import is_silent
+from scoring.penalties.silence import silence_reason
 from scoring.request import ScoringRequest
 from scoring.signals import SIGNALS
 from scoring.signals.base import RoundContext, ScoringError, SignalContext, Unavailable
@@ -112,8 +112,9 @@ class Scorer:
             features = Features.from_audio(samples=entry.samples, sample_rate=entry.sample_rate)
         except ScoringError as exc:
             return ScoreBreakdown.failed(f"invalid audio: {exc}"), None
-        if is_silent(features):
-            return ScoreBreakdown.failed(f"silence: RMS {features.rms:.5f} < {C.SILENCE_RMS}"), None
+        silent = silence_reason(features)
+        if silent:
+            return ScoreBreakdown.failed(silent), None
         features.set_extra(DELIVERY_EXTRA, entry.generation_seconds)
         return None, features
 

@@ -95,6 +95,18 @@ def test_silence_is_a_hard_zero():
     assert b.final_score == 0.0 and b.error.startswith("silence")
 
 
+def test_phase_cancelled_stereo_is_silent_in_mono_but_stereo_music_is_not():
+    piece = render_piece(key=Key(0, "major"), tempo_bpm=110, seconds=6, sample_rate=SR, seed=3)
+    mono = piece.mean(axis=0)
+    request = ScoringRequest(prompt="x", duration_seconds=6)
+    cancelled = Scorer().score(samples=np.stack([mono, -mono]), sample_rate=SR, request=request)
+    assert cancelled.final_score == 0.0 and cancelled.error.startswith("silence in mono: the channels cancel")
+    wide = np.stack([mono, 0.2 * mono - 0.8 * np.roll(mono, 331)])  # wide but mono-compatible
+    for clip in (piece, wide):
+        b = Scorer().score(samples=clip.astype(np.float32), sample_rate=SR, request=request)
+        assert b.error is None and b.final_score > 0.3, b.error
+
+
 def _request() -> ScoringRequest:
     return ScoringRequest(prompt="pop", duration_seconds=8.0)
 

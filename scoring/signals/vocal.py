@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from scoring import constants as C
 from scoring.curves import plateau, ramp
 from scoring.signals.base import SignalContext, Unavailable
 
@@ -22,11 +23,18 @@ NAME = "vocal"
 
 
 def vibrato_share(f: "Features") -> float:
+    """Share of sustained voiced runs (≥ 0.3 s) with a 4-8 Hz pitch oscillation of 0.2-1.5 semitones.
+
+    The first and last ``VIBRATO_EDGE_FRAMES`` frames of each run are dropped: at a note's onset
+    and release the predominant-pitch track often reads a harmonic (an octave or a twelfth off),
+    which would swamp the detrended extent of any vibrato.
+    """
     midi = f.pitch_midi
     voiced = ~np.isnan(midi)
     min_len = int(0.3 * f.frame_rate)
+    trim = C.VIBRATO_EDGE_FRAMES
     edges = np.flatnonzero(np.diff(np.concatenate([[0], voiced.astype(int), [0]])))
-    runs = [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_len]
+    runs = [(a + trim, b - trim) for a, b in zip(edges[::2], edges[1::2]) if b - a - 2 * trim >= min_len]
     if not runs:
         return 0.0
     hits = 0
