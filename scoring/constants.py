@@ -188,3 +188,5 @@ MELODY_VOICING_RATIO = 1.5  # melody's own, looser voicing: dense mixes peak at 
 MELODY_SMOOTH_FRAMES = 5  # median filter (STFT frames, ~116 ms) on the melody pitch track
 MELODY_MIN_NOTE_FRAMES = 4  # a note is a run of at least this many frames (~93 ms) on one semitone
 VIBRATO_EDGE_FRAMES = 2  # frames dropped at each end of a voiced run before vibrato analysis (onset/release pitch errors)
+STRUCTURE_VARIETY_NONE = 0.02  # mean pooled-chroma std at/below which structural is 0 (loops, held tones: ≤ 0.03)
+STRUCTURE_VARIETY_FULL = 0.08  # at/above: no gate (real corpus music 0.10-0.26)

@@ -395,12 +395,10 @@ class Features:
 
     # --- structure ------------------------------------------------------------------------
     @functools.cached_property
-    def structure_features(self) -> tuple[np.ndarray, float]:
-        """Pooled, per-dimension standardised chroma + MFCC segments for self-similarity.
-
-        Returns ``(segments, seconds_per_segment)`` with ``segments`` float64 ``(n_seg, 12 + N_MFCC - 1)``,
-        ``n_seg ≤ STRUCTURE_MAX_FRAMES``; pooling is at least ``STRUCTURE_POOL_SECONDS``.
-        """
+    def structure_segments(self) -> tuple[np.ndarray, float]:
+        """Pooled (not standardised) chroma + MFCC segments: ``(segments, seconds_per_segment)``,
+        ``segments`` float64 ``(n_seg, 12 + N_MFCC - 1)`` (chroma first, then MFCC 1.. / 20),
+        ``n_seg ≤ STRUCTURE_MAX_FRAMES``; pooling is at least ``STRUCTURE_POOL_SECONDS``."""
         seconds = max(C.STRUCTURE_POOL_SECONDS, self.duration_seconds / C.STRUCTURE_MAX_FRAMES)
         pool = max(1, int(round(seconds * self.frame_rate)))
         feats = np.vstack([self.chroma, self.mfcc[1:] / 20.0])
@@ -408,9 +406,19 @@ class Features:
         if n_seg < 2:
             return np.zeros((0, feats.shape[0])), pool / self.frame_rate
         seg = feats[:, : n_seg * pool].reshape(feats.shape[0], n_seg, pool).mean(axis=2).T
-        # std floor: a dimension that barely moves (a held tone) must not be blown up into noise
-        seg = (seg - seg.mean(axis=0)) / np.maximum(seg.std(axis=0), 0.05)
         return seg, pool / self.frame_rate
+
+    @functools.cached_property
+    def structure_features(self) -> tuple[np.ndarray, float]:
+        """:attr:`structure_segments`, standardised per dimension, for self-similarity.
+
+        Returns ``(segments, seconds_per_segment)`` with ``segments`` float64 ``(n_seg, 12 + N_MFCC - 1)``.
+        """
+        seg, seconds = self.structure_segments
+        if seg.shape[0] == 0:
+            return seg, seconds
+        # std floor: a dimension that barely moves (a held tone) must not be blown up into noise
+        return (seg - seg.mean(axis=0)) / np.maximum(seg.std(axis=0), 0.05), seconds
 
     @functools.cached_property
     def self_similarity(self) -> np.ndarray:

@@ -4,7 +4,8 @@ Works on the self-similarity matrix of pooled, standardised chroma+MFCC segments
 at most ``STRUCTURE_MAX_FRAMES`` per side, so memory is flat for long clips). Repetition: the
 highest mean similarity along a diagonal at lags from 2 s to half the clip (noise and scrambled
 audio sit near 0). Continuity: mean similarity of neighbouring segments (music evolves
-smoothly). Sections (clips ≥ 20 s): peaks of a Foote checkerboard novelty curve, compared with
+smoothly). Variety: how much the raw pooled chroma moves at all (a short loop or a held tone
+does not; the score is gated by it). Sections (clips ≥ 20 s): peaks of a Foote checkerboard novelty curve, compared with
 one section per ~15 s.
 """
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from scoring import constants as C
 from scoring.curves import ramp
 from scoring.signals.base import SignalContext, Unavailable
 
@@ -38,6 +40,12 @@ def measure(f: "Features") -> dict[str, float]:
     reps = [float(np.mean(np.diagonal(ssm, lag))) for lag in range(lo, n // 2 + 1) if n - lag >= 4]
     out["repetition"] = max(reps) if reps else 0.0
     out["continuity"] = float(np.mean(np.diagonal(ssm, 1))) if n > 1 else 0.0
+    # harmonic variety: mean std over time of the pooled (raw) chroma. Real music moves between
+    # chords (corpus 0.10-0.26); a short loop or a held tone barely moves (≤ 0.03), and the
+    # per-clip standardisation above would otherwise blow its tiny periodic wobble up into
+    # "repetition"
+    raw, _ = f.structure_segments
+    out["variety"] = float(raw[:, :12].std(axis=0).mean()) if raw.shape[0] > 1 else 0.0
     if n * seconds >= 20.0:
         half = max(2, int(round(4.0 / seconds)))
         k = np.kron(np.array([[1, -1], [-1, 1]]), np.ones((half, half)))
@@ -66,8 +74,9 @@ def score(m: dict[str, float]) -> float:
     else:
         total = 0.6 * rep + 0.4 * cont
     # concave read-out (as in melody): structure is evidence that accumulates; a consistent real
-    # arrangement with modest measured repetition is still structured music
-    return float(np.sqrt(total))
+    # arrangement with modest measured repetition is still structured music. Gated by harmonic
+    # variety: repetition of something that never changes is a loop, not form.
+    return float(np.sqrt(total) * ramp(m.get("variety", 1.0), C.STRUCTURE_VARIETY_NONE, C.STRUCTURE_VARIETY_FULL))
 
 
 def compute(ctx: SignalContext) -> float:
