@@ -41,7 +41,7 @@ class GenerationSettings:
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
     precision: str = "auto"  # "auto" | "fp32" | "fp16" | "bf16"
     sample_rate: int = 44_100  # procedural output rate
-    soundfont: str | None = None  # optional General-MIDI soundfont for the procedural backend
+    soundfont: str | None = None  # procedural: General-MIDI SF2 path, "auto" (Debian fonts if installed) or None (built-in synth)
     extra: dict = field(default_factory=dict)
 
 

@@ -208,7 +208,12 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         help="Device(s): auto, cpu, cuda, cuda:N; comma-separate several for one worker per device.",
     )
     parser.add_argument("--generation.precision", choices=_PRECISIONS, default=gen.precision, help="Model precision (MusicGen).")
-    parser.add_argument("--generation.soundfont", default=None, help="Optional General-MIDI soundfont for the procedural backend.")
+    parser.add_argument(
+        "--generation.soundfont",
+        default=None,
+        help="Procedural backend: render through this General-MIDI SF2 file, or 'auto' for Debian's "
+        "/usr/share/sounds/sf2/TimGM6mb.sf2 or FluidR3_GM.sf2 if installed (default: built-in synth).",
+    )
     parser.add_argument("--generation.sample_rate", type=int, default=gen.sample_rate, help="Procedural output sample rate in Hz.")
     parser.add_argument(
         "--blacklist.min_stake",

@@ -5,10 +5,15 @@ seeded with ``spec.seed`` (and the seed alone), so the same spec gives the same 
 process, and a different seed gives different music. Output is stereo float32 of exactly
 ``round(spec.duration_seconds * sample_rate)`` frames, mastered to -14 LUFS with true peak at
 most -1 dBTP.
+
+With a General-MIDI soundfont (``soundfont=PATH``, or ``"auto"`` for Debian's standard fonts)
+the parts and kit pieces the font covers render through it (:mod:`.soundfont`); the font is
+loaded once, here, and the built-in synth covers whatever it lacks.
 """
 
 import logging
 import math
+import os
 
 import numpy as np
 
@@ -17,6 +22,8 @@ from tuneforge.generation.base import BackendUnavailable, GeneratedAudio
 from tuneforge.generation.procedural.composer import compose
 from tuneforge.generation.procedural.mastering import CEILING_DBTP, TARGET_LUFS, master
 from tuneforge.generation.procedural.mixer import render_score
+from tuneforge.generation.procedural.sf2 import SoundFontError
+from tuneforge.generation.procedural.soundfont import SoundFontVoices, resolve_soundfont_path
 from tuneforge.spec import MusicSpec
 
 __all__ = ["ProceduralBackend"]
@@ -30,8 +37,10 @@ _MAX_FADE_OUT_S = 0.6
 class ProceduralBackend:
     """Procedural composer + synth. ``sample_rate`` in Hz (8-96 kHz).
 
-    ``soundfont``: accepted for configuration compatibility; General-MIDI rendering is not
-    implemented in this version, so the built-in synth is always used (a warning says so).
+    ``soundfont``: None (default) renders with the built-in synth; a path to an SF2 file renders
+    through that General-MIDI font; ``"auto"`` uses the first of Debian's standard fonts
+    (``/usr/share/sounds/sf2/TimGM6mb.sf2``, ``FluidR3_GM.sf2``) that is installed, else the
+    built-in synth. A missing or unusable explicit path raises :class:`BackendUnavailable`.
     """
 
     name = "procedural"
@@ -44,8 +53,16 @@ class ProceduralBackend:
             raise BackendUnavailable(f"procedural sample_rate must be 8000-96000 Hz, got {sample_rate}")
         self.sample_rate = int(sample_rate)
         self.soundfont = soundfont
-        if soundfont:
-            log.warning("soundfont %s ignored: the procedural backend renders with its built-in synth", soundfont)
+        self.voices: SoundFontVoices | None = None
+        try:
+            path = resolve_soundfont_path(soundfont)
+            if path is not None:
+                self.voices = SoundFontVoices.from_path(path, self.sample_rate)
+        except SoundFontError as exc:
+            raise BackendUnavailable(f"soundfont unusable: {exc}") from exc
+        if self.voices is not None:
+            stem = os.path.splitext(os.path.basename(self.voices.font.path))[0]
+            self.model_id = f"{ProceduralBackend.model_id}+sf2:{stem}"
 
     def supported_genres(self) -> list[str]:
         """The catalogue's genres (each has a progression family, groove and instrument pool)."""
@@ -65,7 +82,8 @@ class ProceduralBackend:
         n_frames = int(round(duration * sr))
         rng = np.random.default_rng(int(spec.seed) & 0xFFFFFFFF)
         score = compose(spec, rng)
-        mix = render_score(score, sample_rate=sr, n_frames=max(n_frames, int(0.4 * sr)), seed=int(spec.seed))
+        mix = render_score(score, sample_rate=sr, n_frames=max(n_frames, int(0.4 * sr)), seed=int(spec.seed),
+                           voices=self.voices)
         fade_in = max(2, int(_FADE_IN_S * sr))
         mix[:, :fade_in] *= np.linspace(0.0, 1.0, fade_in, dtype=np.float32)
         fade_out = max(2, int(min(_MAX_FADE_OUT_S, 0.1 * duration) * sr))

@@ -5,6 +5,10 @@ Each part renders its notes into one mono track (a note's waveform is synthesise
 sent to one stereo reverb bus; drum pieces are panned like a kit seen from the audience. The
 reverb is a single FFT convolution per channel with a seeded, decorrelated, exponentially
 decaying impulse response whose high frequencies die faster than its lows.
+
+With ``voices`` (a loaded General-MIDI soundfont, :mod:`.soundfont`), parts whose timbre the
+font has render through it in stereo (the part's pan then acts as a constant-power balance), and
+the kit takes the font's percussion pieces; everything else uses the built-in synth and kit.
 """
 
 import logging
@@ -12,8 +16,9 @@ import logging
 import numpy as np
 from scipy.signal import butter, oaconvolve, sosfilt
 
-from tuneforge.generation.procedural.drumkit import synthesize_kit
+from tuneforge.generation.procedural.drumkit import KIT_PIECES, synthesize_kit
 from tuneforge.generation.procedural.score import Score
+from tuneforge.generation.procedural.soundfont import SoundFontVoices
 from tuneforge.generation.procedural.timbres import synthesize_note
 
 __all__ = ["render_score", "reverb_impulse", "DRUM_PAN", "DRUM_GAIN"]
@@ -62,8 +67,13 @@ def reverb_impulse(*, seconds: float, sample_rate: int, seed: int) -> np.ndarray
     return ir.astype(np.float32)
 
 
-def render_score(score: Score, *, sample_rate: int, n_frames: int, seed: int) -> np.ndarray:
-    """Render ``score`` to float32 stereo of shape (2, ``n_frames``) (unmastered, roughly unit level)."""
+def render_score(
+    score: Score, *, sample_rate: int, n_frames: int, seed: int, voices: SoundFontVoices | None = None
+) -> np.ndarray:
+    """Render ``score`` to float32 stereo of shape (2, ``n_frames``) (unmastered, roughly unit level).
+
+    ``voices``: optional soundfont voices at ``sample_rate`` (None → the built-in synth only).
+    """
     sr = sample_rate
     spq = 60.0 / score.tempo_bpm
     length = n_frames + int(_TAIL_SECONDS * sr)
@@ -72,14 +82,18 @@ def render_score(score: Score, *, sample_rate: int, n_frames: int, seed: int) ->
 
     def add_track(track: np.ndarray, gain: float, pan: float, send_amount: float) -> None:
         gl, gr = _pan_gains(pan)
-        dry[0] += track * (gain * gl)
-        dry[1] += track * (gain * gr)
+        left, right = (track[0], track[1]) if track.ndim == 2 else (track, track)
+        dry[0] += left * (gain * gl)
+        dry[1] += right * (gain * gr)
         if send_amount > 0:
-            send[0] += track * (gain * gl * send_amount)
-            send[1] += track * (gain * gr * send_amount)
+            send[0] += left * (gain * gl * send_amount)
+            send[1] += right * (gain * gr * send_amount)
 
+    if voices is not None and voices.sample_rate != sr:
+        raise ValueError(f"soundfont voices render at {voices.sample_rate} Hz, the mix at {sr} Hz")
     for part in score.parts:
-        track = np.zeros(length, dtype=np.float32)
+        from_font = voices is not None and voices.has_timbre(part.timbre)
+        track = np.zeros((2, length) if from_font else length, dtype=np.float32)
         cache: dict[tuple[int, int], np.ndarray] = {}
         for note in part.notes:
             start = int(round(note.start_q * spq * sr))
@@ -90,15 +104,22 @@ def render_score(score: Score, *, sample_rate: int, n_frames: int, seed: int) ->
             key = (note.pitch, sustain)
             wave = cache.get(key)
             if wave is None:
-                wave = synthesize_note(part.timbre, pitch=note.pitch, sustain_frames=sustain, sample_rate=sr, seed=seed)
+                if from_font:
+                    wave = voices.synthesize_note(part.timbre, pitch=note.pitch, sustain_frames=sustain)
+                else:
+                    wave = synthesize_note(part.timbre, pitch=note.pitch, sustain_frames=sustain, sample_rate=sr,
+                                           seed=seed)
                 cache[key] = wave
-            end = min(length, start + wave.shape[0])
-            track[start:end] += wave[: end - start] * np.float32(0.2 + 0.8 * note.velocity)
-        log.debug("part %s/%s: %d notes, %d distinct waveforms", part.role, part.timbre, len(part.notes), len(cache))
+            end = min(length, start + wave.shape[-1])
+            track[..., start:end] += wave[..., : end - start] * np.float32(0.2 + 0.8 * note.velocity)
+        log.debug("part %s/%s: %d notes, %d distinct waveforms%s", part.role, part.timbre, len(part.notes),
+                  len(cache), " (soundfont)" if from_font else "")
         add_track(track, part.gain, part.pan, part.reverb_send)
 
     if score.drums:
-        kit = synthesize_kit(sample_rate=sr, seed=seed)
+        font_kit = voices.kit if voices is not None else {}
+        complete = all(piece in font_kit for piece in KIT_PIECES)
+        kit = font_kit if complete else {**synthesize_kit(sample_rate=sr, seed=seed), **font_kit}
         tracks: dict[str, np.ndarray] = {}
         for hit in score.drums:
             start = int(round(hit.start_q * spq * sr))
