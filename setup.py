@@ -1,7 +1,8 @@
 """Install TuneForge: the `tuneforge` subnet package and the standalone `scoring` package.
 
 The minimal install (miners on the procedural backend, validators without neural models)
-does not pull torch; the `models` extra adds torch, transformers, tokenizers and safetensors.
+does not pull torch; the `models` extra adds torch, transformers, tokenizers and safetensors, the
+`postgres` extra the PostgreSQL driver (psycopg 3) for the API's store.
 Install torch pinned (``pip install torch==2.13.0``) before or with the `models` extra.
 """
 
@@ -44,6 +45,8 @@ TEST = [
     "ruff>=0.5",
 ]
 FINGERPRINT = ["pyacoustid>=1.3"]
+# The API's store on PostgreSQL (--api.database_url postgresql+psycopg://...); binary wheels, no build.
+POSTGRES = ["psycopg[binary]>=3.1"]
 
 setup(
     name="tuneforge",
@@ -60,8 +63,9 @@ setup(
     extras_require={
         "models": MODELS,
         "fingerprint": FINGERPRINT,
+        "postgres": POSTGRES,
         "test": TEST,
-        "all": MODELS + FINGERPRINT + TEST,
+        "all": MODELS + FINGERPRINT + POSTGRES + TEST,
     },
     entry_points={"console_scripts": ["tuneforge=tuneforge.cli:main"]},
 )

@@ -5,7 +5,8 @@ GIL) serves a fresh SQLite store with 200 scored clips and a demo account whose 
 raised out of the way. An aiohttp client keeps ``--concurrency`` requests in flight against
 ``GET /api/v1/account/me`` (API key) and ``GET /api/v1/scores/best`` (a fresh hotkey signature per
 request), each for ``--requests`` requests or ``--seconds``, whichever ends first; then it prints
-p50/p99 latency and requests per second. Run: ``python bench/bench_api.py``.
+p50/p99 latency and requests per second. Run: ``python bench/bench_api.py``; ``--database-url``
+serves another (empty) database instead, e.g. ``postgresql+psycopg://tf:tf@127.0.0.1/tf_bench``.
 """
 
 import argparse
@@ -24,12 +25,17 @@ from bittensor_wallet import Keypair
 HOTKEY_URI = "//Alice"
 
 
-def prepare(state: Path) -> dict:
+def database_url(state: Path, url: str | None) -> str:
+    """``url``, or the fresh SQLite file under ``state``."""
+    return url or f"sqlite:///{state / 'tuneforge.db'}"
+
+
+def prepare(state: Path, url: str | None = None) -> dict:
     from tuneforge.api.admin import create_demo_account
     from tuneforge.api.testing import fake_breakdown, tone_wav
     from tuneforge.store import Store
 
-    store = Store(f"sqlite:///{state / 'tuneforge.db'}", state / "audio")
+    store = Store(database_url(state, url), state / "audio")
     account_id, key = create_demo_account(store, credits=1000)
     store.set_rate_limit(account_id, 10_000_000)
     for i in range(200):
@@ -43,13 +49,13 @@ def prepare(state: Path) -> dict:
     return {"key": key}
 
 
-def serve(state: Path, port: int) -> None:
+def serve(state: Path, port: int, url: str | None = None) -> None:
     """Child process: serve the prepared store until stdin closes."""
     from tuneforge.api.service import ApiService
     from tuneforge.api.settings import ApiSettings
     from tuneforge.store import Store
 
-    settings = ApiSettings(host="127.0.0.1", port=port, database_url=f"sqlite:///{state / 'tuneforge.db'}",
+    settings = ApiSettings(host="127.0.0.1", port=port, database_url=database_url(state, url),
                            audio_dir=str(state / "audio"), hotkey_rate_limit_per_minute=10_000_000)
     hotkey = Keypair.create_from_uri(HOTKEY_URI).ss58_address
     service = ApiService(store=Store(settings.database_url, settings.audio_dir), settings=settings,
@@ -109,10 +115,12 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--requests", type=int, default=3000, help="per endpoint")
     parser.add_argument("--seconds", type=float, default=15.0, help="per endpoint, at most")
+    parser.add_argument("--database-url", default=None,
+                        help="SQLAlchemy URL of an empty database to serve (default: a fresh SQLite file)")
     parser.add_argument("--serve", nargs=2, metavar=("STATE_DIR", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(Path(args.serve[0]), int(args.serve[1]))
+        serve(Path(args.serve[0]), int(args.serve[1]), args.database_url)
         return 0
 
     from tuneforge import netutils
@@ -120,9 +128,11 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp)
-        info = prepare(state)
+        info = prepare(state, args.database_url)
         port = netutils.free_port("127.0.0.1")
-        child = subprocess.Popen([sys.executable, __file__, "--serve", str(state), str(port)], stdin=subprocess.PIPE,
+        database = ["--database-url", args.database_url] if args.database_url else []
+        child = subprocess.Popen([sys.executable, __file__, "--serve", str(state), str(port), *database],
+                                 stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, text=True, env=os.environ | {"PYTHONUNBUFFERED": "1"})
         try:
             if child.stdout.readline().strip() != "ready":
@@ -140,7 +150,9 @@ def main() -> int:
         finally:
             child.stdin.close()
             child.wait(timeout=30)
-    print(f"API on loopback, uvicorn in a subprocess, {args.concurrency} concurrent connections, {os.cpu_count()} CPUs")
+    backend = args.database_url.split(":", 1)[0] if args.database_url else "sqlite"
+    print(f"API on loopback, uvicorn in a subprocess, {args.concurrency} concurrent connections, {os.cpu_count()} CPUs, "
+          f"{backend} store")
     for name, r in results.items():
         print(f"{name:<36} {r['requests']:>6} req  {r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms  "
               f"p99 {r['p99_ms']:7.2f} ms  errors {r['errors']}")

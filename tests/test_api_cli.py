@@ -1,4 +1,7 @@
-"""`tuneforge api ...` admin CLI: accounts, keys (shown once, revocable), credits; bad input exits 1."""
+"""`tuneforge api ...` admin CLI: accounts, keys (shown once, revocable), credits; bad input exits 1.
+
+The CLI opens its default SQLite file under ``--state-dir``, or with ``TF_TEST_POSTGRES_URL`` set a
+scratch PostgreSQL schema given as ``--api.database_url``."""
 
 import json
 from pathlib import Path
@@ -7,10 +10,12 @@ import pytest
 
 from tuneforge.cli import main
 from tuneforge.store import Store
+from tuneforge.store.testing import database_url_for, postgres_test_url
 
 
 def _run(capsys: pytest.CaptureFixture, state: Path, *argv: str) -> tuple[int, str, str]:
-    rc = main(["api", *argv[:2], *argv[2:], "--state-dir", str(state)])
+    database = ["--api.database_url", database_url_for(state / "tuneforge.db")] if postgres_test_url() else []
+    rc = main(["api", *argv[:2], *argv[2:], "--state-dir", str(state), *database])
     out = capsys.readouterr()
     return rc, out.out, out.err
 
@@ -30,7 +35,7 @@ def test_admin_cli_manages_accounts_keys_and_credits(tmp_path: Path, capsys: pyt
     assert rc == 0 and out.strip() == f"{account['id']}: 75 credits"
     rc, out, _ = _run(capsys, tmp_path, "key", "revoke", created["key_id"])
     assert rc == 0 and "revoked" in out
-    store = Store(f"sqlite:///{tmp_path / 'tuneforge.db'}", tmp_path / "audio")
+    store = Store(database_url_for(tmp_path / "tuneforge.db"), tmp_path / "audio")
     assert store.authenticate_key(created["api_key"]) == (None, "This API key has been revoked.")
     assert store.ledger_balance(account["id"]) == 75
 

@@ -1,5 +1,8 @@
 """Shared set-up for the API tests (no tests here): an app on a fresh store, an httpx client over
-ASGI, a controllable clock for the rate limiter, and signed-request helpers."""
+ASGI, a controllable clock for the rate limiter, and signed-request helpers.
+
+The store is a SQLite file under the test's directory, or with ``TF_TEST_POSTGRES_URL`` set a fresh
+PostgreSQL schema standing in for that file (``tuneforge.store.testing``), dropped after the test."""
 
 import contextlib
 import time
@@ -16,6 +19,7 @@ from tuneforge.api.ratelimit import RateLimiter
 from tuneforge.api.settings import ApiSettings
 from tuneforge.api.signing import signed_message
 from tuneforge.store import Store
+from tuneforge.store.testing import database_url_for
 
 ALICE = Keypair.create_from_uri("//Alice")
 BOB = Keypair.create_from_uri("//Bob")
@@ -47,7 +51,7 @@ class Api:
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> ApiSettings:
-    values: dict[str, Any] = {"database_url": f"sqlite:///{tmp_path / 'tf.db'}", "audio_dir": str(tmp_path / "audio"),
+    values: dict[str, Any] = {"database_url": database_url_for(tmp_path / "tf.db"), "audio_dir": str(tmp_path / "audio"),
                               "port": 0, "host": "127.0.0.1", "webhook_allow_private": True}
     return ApiSettings(**(values | overrides))
 

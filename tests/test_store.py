@@ -1,9 +1,17 @@
 """Store: migrations, accounts and keys, the credit ledger under concurrency, scored clips and their
-audio files (dedup, failed writes leave nothing), export pagination, retention, nonces, job recovery."""
+audio files (dedup, failed writes leave nothing), export pagination, retention, nonces, job recovery.
+
+Every test that takes ``database_url`` (or ``store``) runs on SQLite and, when ``TF_TEST_POSTGRES_URL``
+names a PostgreSQL database, once more on a fresh schema there (dropped afterwards)."""
 
 import errno
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import soundfile as sf
@@ -12,18 +20,61 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tuneforge.api.testing import fake_breakdown, tone_wav
-from tuneforge.store import InsufficientCredits, InvalidCursor, NotFound, Store, StoreWriteError, hash_api_key
+from tuneforge.store import (
+    InsufficientCredits,
+    InvalidCursor,
+    NotFound,
+    Store,
+    StoreError,
+    StoreWriteError,
+    hash_api_key,
+)
 from tuneforge.store.models import Track
+from tuneforge.store.testing import drop_scratch_postgres, postgres_test_url, scratch_postgres_url
 
 CHALLENGE = {"challenge_id": "c" * 32, "prompt": "calm piano", "genre": "ambient", "mood": "calm",
              "duration_seconds": 2.0, "seed": 5}
 
 
+BACKENDS = ["sqlite", *(["postgres"] if postgres_test_url() else [])]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new schema on the TF_TEST_POSTGRES_URL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db' / 'tf.db'}"
+        return
+    url = scratch_postgres_url(postgres_test_url())
+    yield url
+    drop_scratch_postgres(url)
+
+
 @pytest.fixture()
-def store(tmp_path: Path) -> Store:
-    s = Store(f"sqlite:///{tmp_path / 'db' / 'tf.db'}", tmp_path / "audio")
+def store(database_url: str, tmp_path: Path) -> Iterator[Store]:
+    s = Store(database_url, tmp_path / "audio")
     yield s
     s.close()
+
+
+def _run_together(n: int, work: Callable[[int], Any]) -> list[Any]:
+    """Run ``work(i)`` on ``n`` threads released at once; their results (or exceptions) in order."""
+    results: list[Any] = [None] * n
+    barrier = threading.Barrier(n)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except Exception as exc:  # handed back to the test, which asserts on it
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
 
 
 def _clip(store: Store, *, uid: int = 1, freq: float = 440.0, score: float = 0.5, round_id: str = "r1",
@@ -38,8 +89,8 @@ def _audio_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
-def test_migrations_create_schema_and_reopen_is_idempotent(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'tf.db'}"
+def test_migrations_create_schema_and_reopen_is_idempotent(database_url: str, tmp_path: Path) -> None:
+    url = database_url
     first = Store(url, tmp_path / "a")
     account = first.create_account(name="kept", credits=3)
     first.close()
@@ -49,9 +100,46 @@ def test_migrations_create_schema_and_reopen_is_idempotent(tmp_path: Path) -> No
             "webhook_deliveries", "webhook_attempts", "plans", "alembic_version"} <= tables
     with again.engine.connect() as conn:
         assert conn.execute(text("select version_num from alembic_version")).scalar() == "0001_initial"
-        assert conn.execute(text("pragma journal_mode")).scalar() == "wal"
+        if again.engine.dialect.name == "sqlite":
+            assert conn.execute(text("pragma journal_mode")).scalar() == "wal"
+            assert conn.execute(text("pragma foreign_keys")).scalar() == 1
+    types = {(table, c["name"]): type(c["type"]).__name__.upper()
+             for table in ("seen_nonces", "accounts", "tracks")
+             for c in inspect(again.engine).get_columns(table)}
+    assert types["seen_nonces", "nonce"] == types["accounts", "credits"] == "BIGINT"
+    assert types["tracks", "is_organic"] == "BOOLEAN"
     assert again.get_account(account["id"])["credits"] == 3
     assert again.plans() == {"free": 60, "pro": 300, "premier": 1000}
+    again.close()
+
+
+_OPEN_AT = """
+import sys, time
+from tuneforge.store import Store
+url, audio, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
+time.sleep(max(0.0, start - time.time()))
+Store(url, audio).close()
+"""
+
+
+def test_processes_opening_a_new_database_together_migrate_it_once(database_url: str, tmp_path: Path) -> None:
+    start = str(time.time() + 2.0)  # after every child has imported the store (~0.4 s)
+    children = [subprocess.Popen([sys.executable, "-c", _OPEN_AT, database_url, str(tmp_path / "audio"), start],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(4)]
+    outputs = [child.communicate(timeout=60)[0] for child in children]
+    assert [child.returncode for child in children] == [0] * 4, outputs
+    store = Store(database_url, tmp_path / "audio")
+    assert store.plans() == {"free": 60, "pro": 300, "premier": 1000}
+    with store.engine.connect() as conn:
+        assert conn.execute(text("select count(*) from alembic_version")).scalar() == 1
+    store.close()
+
+
+def test_unreachable_database_is_a_store_error_without_the_password(tmp_path: Path) -> None:
+    # Port 1 on loopback refuses at once; without the postgres extra the missing driver is reported instead.
+    with pytest.raises(StoreError, match=r"postgresql\+psycopg://tf:\*\*\*@127\.0\.0\.1:1/tf") as info:
+        Store("postgresql+psycopg://tf:s3cret@127.0.0.1:1/tf?connect_timeout=2", tmp_path / "audio")
+    assert "s3cret" not in str(info.value)
 
 
 def test_api_key_is_stored_only_as_hash(store: Store) -> None:
@@ -74,6 +162,11 @@ def test_bad_account_input_is_rejected(store: Store) -> None:
         store.create_account(name="x", plan="gold")
     with pytest.raises(ValueError, match="credits"):
         store.create_account(name="x", credits=-1)
+    with pytest.raises(ValueError, match="at most 200 characters"):
+        store.create_account(name="x" * 201)
+    with pytest.raises(ValueError, match="empty"):
+        store.create_account(name=" \x00 ")
+    assert store.create_account(name=" " + "n" * 200 + " ")["name"] == "n" * 200
     with pytest.raises(ValueError, match="positive"):
         store.add_credits(store.create_account(name="y")["id"], 0)
     with pytest.raises(NotFound):
@@ -246,3 +339,53 @@ def test_nonces_are_single_use_and_pruned(store: Store) -> None:
     assert store.prune_nonces(older_than=0.0) == 0
     assert store.prune_nonces(older_than=4e9) == 2
     assert store.use_nonce("hk", 1_000) is True
+
+
+def test_nanosecond_nonces_are_stored_exactly(store: Store) -> None:
+    ns = time.time_ns()  # ~1.8e18: past 32-bit integers and past a double's 53-bit mantissa
+    assert store.use_nonce("hk", ns) is True
+    assert store.use_nonce("hk", ns) is False
+    assert store.use_nonce("hk", ns + 1) is True
+    assert store.use_nonce("hk", 2**63 - 1) is True  # the largest BIGINT
+    assert _run_together(6, lambda i: store.use_nonce("racer", ns)).count(True) == 1
+
+
+def test_concurrent_workers_claim_each_job_once(store: Store) -> None:
+    account = store.create_account(name="a", credits=100)
+    jobs = {store.submit_job(account_id=account["id"], params={"prompt": "p"}, cost=1)["id"] for _ in range(5)}
+    claimed = _run_together(10, lambda i: store.claim_job())
+    assert not [c for c in claimed if isinstance(c, Exception)], claimed
+    ids = [c["id"] for c in claimed if c is not None]
+    assert sorted(ids) == sorted(jobs) and all(c["status"] == "processing" for c in claimed if c)
+    assert store.claim_job() is None and store.pending_job_count() == 0
+
+
+def test_concurrent_failures_of_one_job_refund_it_once(store: Store) -> None:
+    account = store.create_account(name="a", credits=10)
+    job = store.submit_job(account_id=account["id"], params={"prompt": "p"}, cost=4)
+    store.claim_job()
+    results = _run_together(8, lambda i: store.fail_job(job["id"], f"worker {i} gave up"))
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert store.get_job(job["id"])["refunded"] == 4
+    assert store.get_account(account["id"])["credits"] == 10 == store.ledger_balance(account["id"])
+    assert [r["reason"] for r in store.ledger(account["id"])].count("refund") == 1
+
+
+def test_text_and_json_are_stored_alike_on_every_backend(store: Store) -> None:
+    """PostgreSQL enforces VARCHAR lengths, refuses NUL in text and NaN in JSON; SQLite accepts all three.
+    What miners and callers send is made to fit, so a clip is kept (and kept the same) on both."""
+    challenge = CHALLENGE | {"prompt": "lo-fi\x00 beats", "genre": "g" * 300, "mood": "calm\x00", "bpm": float("nan")}
+    track_id = store.record_scored_clip(
+        round_id=None, challenge=challenge, uid=1, hotkey="hk1", audio_bytes=tone_wav(seconds=0.5, frequency_hz=220.0),
+        audio_format="wav", breakdown={"final_score": 0.5, "signals": {"tempo": float("nan")}}, final_score=0.5,
+        is_organic=True, rtt_seconds=None, model_id="m" * 1000)
+    track = store.get_track(track_id)
+    assert (track["prompt"], track["genre"], track["mood"]) == ("lo-fi beats", "g" * 80, "calm")
+    assert track["model_id"] == "m" * 200
+    assert track["score_breakdown"] == {"final_score": 0.5, "signals": {"tempo": None}}
+    assert track["challenge"]["bpm"] is None and track["challenge"]["prompt"] == "lo-fi\x00 beats"
+    account = store.create_account(name="a", credits=5)
+    job = store.submit_job(account_id=account["id"], params={"prompt": "a\x00b", "x": float("inf")}, cost=1)
+    assert store.get_job(job["id"])["params"] == {"prompt": "a\x00b", "x": None}  # JSON escapes NUL as \u0000
+    store.claim_job()
+    assert store.fail_job(job["id"], "miner said \x00")["error"] == "miner said "

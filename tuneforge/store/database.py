@@ -4,7 +4,13 @@ SQLite gets WAL journaling (readers never block the writer), a busy timeout (a w
 the lock instead of failing), foreign keys on, a larger page cache, memory-mapped reads, and
 explicit transaction control: ordinary sessions begin with ``BEGIN``, write sessions (the engine
 returned as ``write_engine``) with ``BEGIN IMMEDIATE``, which takes the write lock up front so a read-then-write transaction cannot
-fail half-way with ``database is locked``. Postgres and others are used as SQLAlchemy opens them.
+fail half-way with ``database is locked``.
+
+PostgreSQL (``postgresql+psycopg://...``, the ``postgres`` extra) and other servers get none of
+that: a pre-pinged connection pool sized for the API's worker threads plus the validator's, and an
+``application_name`` (``tuneforge`` unless the URL sets one) so their sessions are recognisable in
+``pg_stat_activity``. Their engine is also the write engine: the server's row locks and the store's
+conditional updates order concurrent writers (see :mod:`tuneforge.store.store`).
 """
 
 import logging
@@ -13,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
-__all__ = ["open_engines", "BUSY_TIMEOUT_MS"]
+__all__ = ["open_engines", "is_sqlite", "BUSY_TIMEOUT_MS", "SERVER_POOL_SIZE", "SERVER_MAX_OVERFLOW"]
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +28,28 @@ _IMMEDIATE = "tuneforge_begin_immediate"
 POOL_SIZE = 48
 CACHE_KIB = 8_192  # page cache per connection (negative PRAGMA value: KiB)
 MMAP_BYTES = 256 * 1024 * 1024  # reads served from the OS page cache without copies
+# Database servers: connections are server processes, so fewer than SQLite's. 16 kept open covers the API's
+# worker threads (8), asyncio's executor and the validator's own threads; 16 more open under bursts. A thread
+# that finds all 32 busy waits for one (SQLAlchemy's 30 s pool timeout) rather than failing.
+SERVER_POOL_SIZE = 16
+SERVER_MAX_OVERFLOW = 16
+APPLICATION_NAME = "tuneforge"
+
+
+def is_sqlite(database_url: str) -> bool:
+    """Whether ``database_url`` is a SQLite database (the default) rather than a database server."""
+    return make_url(database_url).get_backend_name() == "sqlite"
 
 
 def open_engines(database_url: str) -> tuple[Engine, Engine]:
     """``(engine, write_engine)`` for ``database_url``; the second begins write transactions."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        engine = create_engine(url, pool_pre_ping=True)
+        connect_args: dict[str, str] = {}
+        if url.get_backend_name() == "postgresql" and "application_name" not in url.query:
+            connect_args["application_name"] = APPLICATION_NAME
+        engine = create_engine(url, pool_pre_ping=True, pool_size=SERVER_POOL_SIZE,
+                               max_overflow=SERVER_MAX_OVERFLOW, connect_args=connect_args)
         return engine, engine
     if url.database and url.database != ":memory:":
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)

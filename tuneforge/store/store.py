@@ -7,9 +7,19 @@ caller ever holds a session. Credit changes are conditional updates written toge
 ledger row (a balance can never go below zero, even with concurrent submissions). A failed write
 rolls the transaction back and removes any audio file it had just created, so nothing already
 stored is lost and no orphan file is left.
+
+The same code runs on SQLite and on PostgreSQL. On SQLite one process-wide lock queues the writers
+(the database admits one at a time anyway). On PostgreSQL writers run concurrently, in this process
+and in others: credit reservations are single ``UPDATE ... WHERE credits >= cost`` statements (and a
+``CHECK (credits >= 0)`` backs them), read-modify-write paths lock their rows (``SELECT ... FOR
+UPDATE``; SQLite ignores the clause), and workers claim jobs with ``FOR UPDATE SKIP LOCKED``. Text
+is stored the way both accept it: values that come from miners or callers are cut to their column's
+length (PostgreSQL enforces ``VARCHAR(n)``, SQLite does not) and lose NUL characters (PostgreSQL text
+cannot hold them); non-finite floats in JSON columns become ``null`` (PostgreSQL's JSON has no NaN).
 """
 
 import base64
+import contextlib
 import functools
 import hashlib
 import io
@@ -26,11 +36,12 @@ from typing import Any
 
 import soundfile as sf
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tuneforge.store.audio_files import AUDIO_FORMATS, AudioFiles, AudioWriteError
-from tuneforge.store.database import open_engines
+from tuneforge.store.database import is_sqlite, open_engines
 from tuneforge.store.migrate import upgrade
 from tuneforge.store.models import (
     Account,
@@ -99,13 +110,32 @@ def _columns(row: Any) -> dict[str, Any]:
     return {c.key: getattr(row, c.key) for c in row.__table__.columns}
 
 
+def _non_finite(_constant: str) -> None:
+    """``json.loads``' hook for ``NaN`` and ``±Infinity``: JSON (and PostgreSQL's JSON types) have no such values."""
+    return None
+
+
+def _json_value(value: Any, *, default: Any) -> Any:
+    """``value`` as plain JSON data: unknown objects through ``default``, non-finite floats as None."""
+    return json.loads(json.dumps(value, default=default), parse_constant=_non_finite)
+
+
+def _text(value: str | None, column: Any = None) -> str | None:
+    """``value`` without NUL characters and cut to ``column``'s length, as every backend stores it."""
+    if value is None:
+        return None
+    value = value.replace("\x00", "")
+    length = getattr(column.type, "length", None) if column is not None else None
+    return value[:length] if length else value
+
+
 def _breakdown_dict(breakdown: Any) -> dict[str, Any]:
     if breakdown is None:
         return {}
     if hasattr(breakdown, "to_dict"):
-        return breakdown.to_dict()
+        return _json_value(breakdown.to_dict(), default=float)
     if isinstance(breakdown, dict):
-        return json.loads(json.dumps(breakdown, default=float))
+        return _json_value(breakdown, default=float)
     raise TypeError(f"breakdown must be a dict or have to_dict(), got {type(breakdown).__name__}")
 
 
@@ -149,6 +179,8 @@ def _usage_bounds(now: float | None) -> tuple[float, float]:
 
 _ACCOUNT_COLUMNS = tuple(Account.__table__.columns)
 _TRACK_COLUMNS = tuple(Track.__table__.columns)
+_NAME_MAX = Account.__table__.c.name.type.length
+_TRACK = Track.__table__.c
 
 
 def _jobs_since(bound: str) -> Any:
@@ -182,24 +214,45 @@ def _track_rows(conn: Connection, query: Any, params: dict[str, Any]) -> list[di
     return [dict(zip(keys, row, strict=True)) for row in conn.execute(query, params)]
 
 
+def _safe_url(database_url: str) -> str:
+    """``database_url`` with its password masked, for messages."""
+    try:
+        return make_url(database_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparseable database URL)"
+
+
 class Store:
     """Everything the validator and its API persist.
 
     Args:
         database_url: SQLAlchemy URL (``sqlite:///path.db`` by default; ``postgresql+psycopg://...``).
         audio_dir: directory for the content-addressed audio files.
+
+    Raises:
+        StoreError: the database cannot be reached or migrated, or its driver is not installed.
     """
 
     def __init__(self, database_url: str, audio_dir: str | Path) -> None:
         self.database_url = database_url
-        self.engine, self._write_engine = open_engines(database_url)
-        upgrade(self.engine)
+        try:
+            self.engine, self._write_engine = open_engines(database_url)
+            upgrade(self._write_engine)  # SQLite: BEGIN IMMEDIATE, so processes opening it together migrate in turn
+        except ImportError as exc:
+            hint = " (pip install 'tuneforge[postgres]')" if "psycopg" in str(exc) else ""
+            raise StoreError(f"no driver for {_safe_url(database_url)}: {exc}{hint}") from exc
+        except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc  # the driver's own error, without SQLAlchemy's link
+            raise StoreError(f"cannot open the database {_safe_url(database_url)}: "
+                             f"{type(cause).__name__}: {' '.join(str(cause).split())}") from exc
         self.audio = AudioFiles(audio_dir)
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         # SQLite admits one writer at a time and makes the others poll with growing sleeps (up to
         # 100 ms each); queueing this process's writers on a lock hands the database over at once.
-        self._write_lock = threading.RLock()
+        # A database server takes concurrent writers; row locks and conditional updates order them.
+        self._write_lock: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if is_sqlite(database_url) else contextlib.nullcontext())
 
     def close(self) -> None:
         self.engine.dispose()
@@ -245,8 +298,11 @@ class Store:
     def create_account(self, *, name: str, plan: str = "free", credits: int = 0,
                        rate_limit_per_minute: int | None = None) -> dict[str, Any]:
         """A new account with ``credits`` granted (one ledger row). Raises ValueError on a bad plan."""
-        if not name or not name.strip():
+        name = _text(name or "").strip()
+        if not name:
             raise ValueError("account name must not be empty")
+        if len(name) > _NAME_MAX:
+            raise ValueError(f"account name must be at most {_NAME_MAX} characters, got {len(name)}")
         if credits < 0:
             raise ValueError(f"credits must be >= 0, got {credits}")
         now = time.time()
@@ -254,7 +310,7 @@ class Store:
             if s.get(Plan, plan) is None:
                 known = sorted(p.name for p in s.scalars(select(Plan)))
                 raise ValueError(f"unknown plan {plan!r}; plans: {', '.join(known)}")
-            account = Account(id=_new_id("acc"), name=name.strip(), plan=plan, credits=int(credits),
+            account = Account(id=_new_id("acc"), name=name, plan=plan, credits=int(credits),
                               rate_limit_override=rate_limit_per_minute,
                               webhook_secret="whsec_" + secrets.token_urlsafe(24), created_at=now)
             s.add(account)
@@ -392,7 +448,8 @@ class Store:
                 raise InsufficientCredits(cost, int(available))
             s.add(LedgerEntry(account_id=account_id, delta=-cost, balance_after=int(balance),
                               reason="generation", job_id=job_id, created_at=now))
-            s.add(Job(id=job_id, account_id=account_id, status="pending", params=params, cost=cost, refunded=0,
+            s.add(Job(id=job_id, account_id=account_id, status="pending", params=_json_value(params, default=str),
+                      cost=cost, refunded=0,
                       webhook_url=webhook_url, attempts=0, created_at=now))
         return self.get_job(job_id)
 
@@ -422,12 +479,12 @@ class Store:
         """Move the oldest pending job to ``processing`` and return it (None when none waits)."""
         with self._write() as s:
             job_id = s.scalar(select(Job.id).where(Job.status == "pending")
-                              .order_by(Job.created_at, Job.id).limit(1))
+                              .order_by(Job.created_at, Job.id).limit(1).with_for_update(skip_locked=True))
             if job_id is None:
                 return None
             claimed = s.execute(update(Job).where(Job.id == job_id, Job.status == "pending")
                                 .values(status="processing", started_at=time.time(), attempts=Job.attempts + 1))
-            if claimed.rowcount != 1:  # another worker took it first (possible on Postgres)
+            if claimed.rowcount != 1:  # another worker took it first (not expected with SKIP LOCKED)
                 return None
         return self.get_job(job_id)
 
@@ -438,20 +495,20 @@ class Store:
     def finish_job(self, job_id: str, *, refund: int = 0, error: str | None = None) -> dict[str, Any]:
         """Mark a job completed, refunding ``refund`` credits (variations that produced nothing)."""
         with self._write() as s:
-            job = s.get(Job, job_id)
+            job = s.get(Job, job_id, with_for_update=True)
             if job is None:
                 raise NotFound(f"no generation {job_id!r}")
-            job.status, job.finished_at, job.error = "completed", time.time(), error
+            job.status, job.finished_at, job.error = "completed", time.time(), _text(error)
             self._refund(s, job, refund)
         return self.get_job(job_id)
 
     def fail_job(self, job_id: str, error: str) -> dict[str, Any]:
         """Mark a job failed and refund whatever of its cost was not refunded yet."""
         with self._write() as s:
-            job = s.get(Job, job_id)
+            job = s.get(Job, job_id, with_for_update=True)
             if job is None:
                 raise NotFound(f"no generation {job_id!r}")
-            job.status, job.finished_at, job.error = "failed", time.time(), error
+            job.status, job.finished_at, job.error = "failed", time.time(), _text(error)
             self._refund(s, job, job.cost - job.refunded)
         return self.get_job(job_id)
 
@@ -467,7 +524,7 @@ class Store:
         requeued: list[str] = []
         failed: list[str] = []
         with self._write() as s:
-            for job in s.scalars(select(Job).where(Job.status == "processing")):
+            for job in s.scalars(select(Job).where(Job.status == "processing").with_for_update()):
                 if job.attempts < max_attempts:
                     job.status, job.started_at = "pending", None
                     requeued.append(job.id)
@@ -501,16 +558,18 @@ class Store:
         track_id = _new_id("trk")
         try:
             with self._write() as s:
+                c = _TRACK
                 s.add(Track(
                     id=track_id, job_id=job_id, variation=variation, round_id=round_id,
-                    challenge_id=str(challenge.get("challenge_id") or ""), uid=int(uid), hotkey=hotkey,
-                    is_organic=bool(is_organic), prompt=str(challenge.get("prompt") or ""),
-                    genre=str(challenge.get("genre") or ""), mood=str(challenge.get("mood") or ""),
+                    challenge_id=_text(str(challenge.get("challenge_id") or ""), c.challenge_id), uid=int(uid),
+                    hotkey=hotkey, is_organic=bool(is_organic), prompt=_text(str(challenge.get("prompt") or "")),
+                    genre=_text(str(challenge.get("genre") or ""), c.genre),
+                    mood=_text(str(challenge.get("mood") or ""), c.mood),
                     requested_seconds=float(challenge.get("duration_seconds") or 0.0), duration_seconds=seconds,
-                    sample_rate=rate, channels=channels, audio_format=fmt, audio_sha256=sha, model_id=model_id,
-                    final_score=float(final_score), score_breakdown=_breakdown_dict(breakdown),
-                    challenge=json.loads(json.dumps(challenge, default=str)), rtt_seconds=rtt_seconds,
-                    created_at=time.time(),
+                    sample_rate=rate, channels=channels, audio_format=fmt, audio_sha256=sha,
+                    model_id=_text(model_id, c.model_id), final_score=float(final_score),
+                    score_breakdown=_breakdown_dict(breakdown), challenge=_json_value(challenge, default=str),
+                    rtt_seconds=rtt_seconds, created_at=time.time(),
                 ))
         except StoreWriteError:
             if created and not self._audio_referenced(sha):
@@ -527,8 +586,8 @@ class Store:
         """Store a validation round (its clips are stored by :meth:`record_scored_clip`)."""
         with self._write() as s:
             row = s.get(Round, round_id) or Round(id=round_id)
-            row.challenge_id = str(challenge.get("challenge_id") or "")
-            row.challenge = json.loads(json.dumps(challenge, default=str))
+            row.challenge_id = _text(str(challenge.get("challenge_id") or ""), Round.__table__.c.challenge_id)
+            row.challenge = _json_value(challenge, default=str)
             row.started_at, row.finished_at, row.num_miners = float(started_at), float(finished_at), int(num_miners)
             s.add(row)
 
@@ -661,10 +720,11 @@ class Store:
         """Log one POST; ``next_attempt_at`` None after the last allowed attempt marks it failed."""
         now = time.time()
         with self._write() as s:
-            row = s.get(WebhookDelivery, delivery_id)
+            row = s.get(WebhookDelivery, delivery_id, with_for_update=True)
             if row is None:
                 raise NotFound(f"no webhook delivery {delivery_id}")
             row.attempts += 1
+            error = _text(error)
             s.add(WebhookAttempt(delivery_id=delivery_id, attempt=row.attempts, at=now,
                                  status_code=status_code, error=error))
             row.last_error = error
