@@ -133,8 +133,10 @@ class WhisperTranscriber:
             text = " ".join(d[0].strip() for d in mine if d[0].strip())
             out.append(Transcript(
                 text=text,
-                mean_logprob=float(np.mean(logps)) if logps else -math.inf,
-                no_speech_prob=float(np.mean([d[2] for d in mine])) if mine else 1.0,
+                # rounded: multi-threaded batched inference moves these by ~1e-8 with a window's
+                # row in the batch; 4-5 decimals are far finer than any score needs
+                mean_logprob=round(float(np.mean(logps)), 4) if logps else -math.inf,
+                no_speech_prob=round(float(np.mean([d[2] for d in mine])), 5) if mine else 1.0,
                 tokens=len(logps), windows=len(mine),
             ))
         return out
