@@ -389,9 +389,15 @@ class Features:
         return self.pitch_salience_ratio >= 2.2
 
     @functools.cached_property
+    def pitch_midi_all(self) -> np.ndarray:
+        """:attr:`pitch_hz` in MIDI note numbers for every frame, voiced or not (float64
+        ``(frames_excerpt,)``); callers apply their own voicing gate."""
+        return 69.0 + 12.0 * np.log2(np.maximum(self.pitch_hz, 1e-3) / 440.0)
+
+    @functools.cached_property
     def pitch_midi(self) -> np.ndarray:
         """Predominant pitch in MIDI note numbers (float; NaN where unvoiced), ``(frames_excerpt,)``."""
-        return np.where(self.voiced, 69.0 + 12.0 * np.log2(self.pitch_hz / 440.0), np.nan)
+        return np.where(self.voiced, self.pitch_midi_all, np.nan)
 
     # --- structure ------------------------------------------------------------------------
     @functools.cached_property

@@ -35,21 +35,19 @@ def melody_track(f: "Features") -> np.ndarray:
     harmonic summation. Noise passes the looser gate too, but its track jumps, so it forms few notes.
     ``(frames_excerpt,)`` float64.
     """
-    hz = f.pitch_hz
-    if hz.size == 0:
+    raw = f.pitch_midi_all
+    if raw.size == 0:
         return np.zeros(0)
-    raw = 69.0 + 12.0 * np.log2(np.maximum(hz, 1e-3) / 440.0)
     smooth = median_filter(raw, size=C.MELODY_SMOOTH_FRAMES, mode="nearest")
     voiced = f.pitch_salience_ratio >= C.MELODY_VOICING_RATIO
     return np.where(voiced, smooth, np.nan)
 
 
-def notes(f: "Features") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Notes of :func:`melody_track`: runs of ≥ ``MELODY_MIN_NOTE_FRAMES`` frames on one semitone.
+def notes(midi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Notes of a :func:`melody_track` ``midi``: runs of ≥ ``MELODY_MIN_NOTE_FRAMES`` frames on one semitone.
 
     Returns ``(pitches, starts, lengths)``: MIDI ints, start frames within the excerpt, lengths in frames.
     """
-    midi = melody_track(f)
     q = np.where(np.isnan(midi), -1, np.round(np.nan_to_num(midi, nan=-1.0))).astype(int)
     if q.size == 0:
         empty = np.zeros(0, dtype=int)
@@ -64,7 +62,7 @@ def notes(f: "Features") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def measure(f: "Features") -> dict[str, float]:
     midi = melody_track(f)
     voiced = ~np.isnan(midi)
-    pitches, _, lengths = notes(f)
+    pitches, _, lengths = notes(midi)
     n = max(midi.size, 1)
     out = {
         "voiced_share": float(voiced.mean()) if voiced.size else 0.0,

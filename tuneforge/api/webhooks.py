@@ -92,11 +92,9 @@ class WebhookDispatcher:
             "X-TuneForge-Timestamp": str(timestamp),
             "X-TuneForge-Signature": sign_webhook(account["webhook_secret"], timestamp=timestamp, body=body),
         }
-        code: int | None = None
-        error: str | None = None
         refused = webhook_url_problem(delivery["url"], allow_private=settings.webhook_allow_private)
         if refused:
-            error = f"refused: webhook_url {refused}"
+            code, error = None, f"refused: webhook_url {refused}"
         else:
             code, error = await self._post(session, delivery["url"], body, headers)
         ok = error is None
