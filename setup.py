@@ -30,7 +30,14 @@ CORE = [
     "sqlalchemy>=2.0",
     "alembic>=1.13",
     "pyyaml>=6",
+    # runs the note transcriber that ships inside basic-pitch's wheel (scoring/wheel_models)
+    "onnxruntime>=1.17",
 ]
+#: Trained scoring models that ship inside these wheels (weights included). Their own dependency
+#: pins are obsolete (musicnn pins numpy<1.17, basic-pitch pulls TensorFlow), and our code reads
+#: only their weight files, so they are installed WITHOUT dependencies by scripts/_venv.sh:
+#:   pip install --no-deps musicnn==0.1.0 basic-pitch==0.4.0
+WHEEL_MODELS = ["musicnn==0.1.0", "basic-pitch==0.4.0"]
 MODELS = [
     "torch>=2.1",
     "transformers>=4.45",

@@ -26,6 +26,9 @@ if [ -n "$_extras" ]; then
 else
   pip install -q -e "$spec"
 fi
+# Trained scoring models that ship inside these wheels, installed without their obsolete
+# dependency pins (musicnn: numpy<1.17; basic-pitch: TensorFlow); only their weight files are read.
+pip install -q --no-deps "musicnn==0.1.0" "basic-pitch==0.4.0"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 WANDB_MODE=offline
 export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tuneforge-numba}"
 mkdir -p "$NUMBA_CACHE_DIR"
