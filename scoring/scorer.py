@@ -1,15 +1,37 @@
 """The scorer: clips and the requests they answer in, one :class:`ScoreBreakdown` per clip out.
 
-``score_round`` runs a round in a fixed order: build every clip's :class:`Features` (a clip
-that is missing, malformed or silent is a hard zero), let the neural models embed all clips in
-one batch (``models.prepare``), compute every signal with the other clips of the round in
-context, take the weighted composite over the available signals, apply the penalty multipliers,
-and only then add the clips to the miners' history (so a clip is never compared with itself).
+``score_round`` runs a round in a fixed order, and every step that touches one clip runs under
+that clip's own guard, so nothing one clip contains can stop the round or change what another
+clip's own signals measure:
+
+1. **Intake**, per clip: build its :class:`Features`, check silence, and compute the analyses
+   other clips (and the history) read from it (:data:`ROUND_FEATURES`), checking they are
+   finite. A clip that is missing, malformed or silent, or whose analyses raise or come out
+   non-finite, is a hard zero with the reason in ``ScoreBreakdown.error``.
+2. **Models**, one batch for all clips that passed (``models.prepare``). When the batch raises,
+   or the models record a failure on the clips, each clip is prepared again on its own: a clip
+   whose own prepare raises, or on which a model fails while it works on other clips, is a hard
+   zero; a model that fails on every clip is the model's fault, and its signals are unavailable
+   for all (weights renormalised).
+3. **Signals and penalties**, per clip, with the other live clips of the round as context. An
+   ``Unavailable`` is a signal left out; anything else a signal or penalty raises, or a
+   non-finite value, makes that clip a hard zero (otherwise a clip could drop the measures it
+   fails from its own composite), unless the measure fails on every clip of the round: then
+   the measure is broken, not the clips, and it is left out for all. A clip that fails leaves
+   the round context, and the signals of the other clips that read the round are computed
+   again without it; a peer whose analysis fails only when another clip reads it is failed
+   the same way.
+4. **History**: the scored clips are added to the miners' history last, so a clip is never
+   compared with itself.
 """
 
+import dataclasses
 import logging
 import math
-from dataclasses import dataclass
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -23,11 +45,20 @@ from scoring.penalties.fingerprint import DELIVERY_EXTRA
 from scoring.penalties.silence import silence_reason
 from scoring.request import ScoringRequest
 from scoring.signals import SIGNALS
-from scoring.signals.base import RoundContext, ScoringError, SignalContext, Unavailable
+from scoring.signals.base import ScoringError, SignalContext, Unavailable
 
-__all__ = ["Scorer", "RoundEntry"]
+__all__ = ["Scorer", "RoundEntry", "ROUND_FEATURES", "history_embedding"]
 
 logger = logging.getLogger(__name__)
+
+#: ``Features`` analyses that other clips' signals (diversity, fingerprint) and the history read
+#: from a clip. They are computed during that clip's intake, under its own guard, so a failure
+#: there is the clip's own hard zero and never surfaces inside another clip's signal. A signal
+#: or penalty module that reads further analyses of the *other* clips lists them in a
+#: module-level ``ROUND_FEATURES`` tuple; the scorer adds those too.
+ROUND_FEATURES: tuple[str, ...] = ("mono", "dsp_embedding", "fingerprint")
+
+_Measure = Callable[[SignalContext], float]
 
 
 @dataclass
@@ -41,6 +72,68 @@ class RoundEntry:
     request: ScoringRequest
     generation_seconds: float | None
     error: str | None = None
+
+
+class _ClipFailed(Exception):
+    """This clip is a hard zero; ``reason`` goes into its breakdown."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _PeerFailed(Exception):
+    """Another clip's analysis failed while this clip's signal read it."""
+
+    def __init__(self, key: str, attribute: str, exc: BaseException) -> None:
+        super().__init__(f"{key}.{attribute}: {type(exc).__name__}: {exc}")
+        self.key = key
+        self.reason = f"analysis {attribute} failed: {type(exc).__name__}: {exc}"
+
+
+class _PeerView:
+    """Another clip's :class:`Features` as a signal sees it in the round context: reads pass
+    through, and a read that raises is reported as that clip's failure (:class:`_PeerFailed`)."""
+
+    __slots__ = ("_features", "_key")
+
+    def __init__(self, features: Features, key: str) -> None:
+        self._features = features
+        self._key = key
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return getattr(self._features, name)
+        except Exception as exc:  # noqa: BLE001 - re-raised as the peer's failure
+            raise _PeerFailed(self._key, name, exc) from exc
+
+
+class _RoundView:
+    """The ``RoundContext`` a signal gets (``entries``: key → the other clips' features); it
+    records whether the signal read it, so the scorer knows which measures depend on the round."""
+
+    def __init__(self, entries: dict[str, _PeerView]) -> None:
+        self._entries = entries
+        self.read = False
+
+    @property
+    def entries(self) -> dict[str, _PeerView]:
+        self.read = True
+        return self._entries
+
+
+@dataclass
+class _Clip:
+    """A clip of the round past intake, and what has been measured on it so far."""
+
+    index: int
+    key: str
+    entry: RoundEntry
+    features: Features
+    values: dict[str, float | None] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    round_reads: set[str] = field(default_factory=set)
+    failure: str | None = None
 
 
 class Scorer:
@@ -70,94 +163,297 @@ class Scorer:
     def preference_weight(self) -> float:
         if self.models is None or not hasattr(self.models, "preference_weight"):
             return 0.0
-        weight = float(self.models.preference_weight())
+        try:
+            weight = float(self.models.preference_weight())
+        except Exception:  # noqa: BLE001 - a broken head must not stop the round: no preference weight
+            logger.exception("preference_weight failed; the preference signal gets no weight")
+            return 0.0
         return min(C.PREFERENCE_WEIGHT_MAX, max(0.0, weight)) if math.isfinite(weight) else 0.0
 
     def score_round(self, entries: list[RoundEntry]) -> list[ScoreBreakdown]:
-        """Score every entry of a round; the result is in the same order as ``entries``."""
+        """Score every entry of a round; one breakdown per entry, in the order of ``entries``."""
         results: list[ScoreBreakdown | None] = [None] * len(entries)
-        live: list[tuple[int, Features]] = []
+        clips: list[_Clip] = []
+        used: set[str] = set()
         for i, entry in enumerate(entries):
-            failure, features = self._intake(entry)
-            if failure is not None:
-                results[i] = failure
-            else:
-                live.append((i, features))
+            key = entry.hotkey or f"clip{i}"
+            if key in used:  # two answers under one hotkey: keep both in the round, apart
+                key = f"{key}#{i}"
+            used.add(key)
+            try:
+                features = self._intake(entry)
+            except _ClipFailed as exc:
+                results[i] = self._failed(key, exc.reason)
+                continue
+            clips.append(_Clip(index=i, key=key, entry=entry, features=features))
 
-        if self.models is not None and live and hasattr(self.models, "prepare"):
-            self.models.prepare([f for _, f in live], [entries[i].request for i, _ in live])
+        self._prepare(clips)
+        for clip in clips:
+            if clip.failure is None:
+                clip.failure = _guard(lambda c=clip: _check_history_items(c.features))
+        self._measure_round([c for c in clips if c.failure is None])
 
-        keys = {i: (entries[i].hotkey or f"clip{i}") for i, _ in live}
-        all_features = {keys[i]: f for i, f in live}
         pref = self.preference_weight()
-        for i, features in live:
-            entry = entries[i]
-            others = {k: f for k, f in all_features.items() if k != keys[i]}
-            ctx = SignalContext(
-                features=features, request=entry.request, models=self.models, history=self.history,
-                round=RoundContext(entries=others), hotkey=keys[i], generation_seconds=entry.generation_seconds,
-            )
-            results[i] = self._score_clip(ctx, preference_weight=pref)
+        for clip in clips:
+            if clip.failure is None:
+                try:
+                    results[clip.index] = _compose(clip, preference_weight=pref)
+                except Exception as exc:  # noqa: BLE001 - this clip's zero, logged
+                    logger.exception("composite of %s failed", clip.key)
+                    clip.failure = f"composite failed: {type(exc).__name__}: {exc}"
+            if clip.failure is not None:
+                results[clip.index] = self._failed(clip.key, clip.failure)
 
         if self.history is not None:
-            for i, features in live:
-                if entries[i].hotkey:
-                    self.history.add(entries[i].hotkey, embedding=history_embedding(features), fingerprint=features.fingerprint)
+            for clip in clips:
+                if clip.failure is None and clip.entry.hotkey:
+                    self._add_to_history(clip, results)
+        assert all(r is not None for r in results)
         return [r for r in results if r is not None]
 
-    def _intake(self, entry: RoundEntry) -> tuple[ScoreBreakdown | None, Features | None]:
+    # -- step 1: intake ---------------------------------------------------------------------
+    def _intake(self, entry: RoundEntry) -> Features:
+        """The clip's features with its round-facing analyses computed; :class:`_ClipFailed` otherwise."""
         if entry.samples is None or entry.sample_rate is None:
-            return ScoreBreakdown.failed(entry.error or "no audio delivered"), None
+            raise _ClipFailed(entry.error or "no audio delivered")
         try:
             features = Features.from_audio(samples=entry.samples, sample_rate=entry.sample_rate)
         except ScoringError as exc:
-            return ScoreBreakdown.failed(f"invalid audio: {exc}"), None
-        silent = silence_reason(features)
+            raise _ClipFailed(f"invalid audio: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - malformed input is the clip's zero
+            raise _ClipFailed(f"invalid audio: {type(exc).__name__}: {exc}") from exc
+        try:
+            silent = silence_reason(features)
+        except Exception as exc:  # noqa: BLE001
+            raise _ClipFailed(f"silence check failed: {type(exc).__name__}: {exc}") from exc
         if silent:
-            return ScoreBreakdown.failed(silent), None
+            raise _ClipFailed(silent)
+        for name in round_features():
+            try:
+                value = getattr(features, name)
+            except Exception as exc:  # noqa: BLE001 - e.g. librosa's "Input must be finite"
+                logger.debug("analysis %s failed", name, exc_info=True)
+                raise _ClipFailed(f"invalid audio: analysis {name} failed: {type(exc).__name__}: {exc}") from exc
+            if not _finite(value):
+                raise _ClipFailed(f"invalid audio: analysis {name} is not finite")
         features.set_extra(DELIVERY_EXTRA, entry.generation_seconds)
-        return None, features
+        return features
 
-    def _score_clip(self, ctx: SignalContext, *, preference_weight: float) -> ScoreBreakdown:
-        signals: dict[str, float | None] = {}
-        unavailable: dict[str, str] = {}
-        for name, fn in SIGNALS.items():
-            value, reason = _run(name, fn, ctx)
-            signals[name] = value
+    # -- step 2: models ---------------------------------------------------------------------
+    def _prepare(self, clips: list[_Clip]) -> None:
+        """``models.prepare`` on all clips at once; clip by clip when the batch fails."""
+        models = self.models
+        if models is None or not hasattr(models, "prepare") or not clips:
+            return
+        batch_error: Exception | None = None
+        try:
+            models.prepare([c.features for c in clips], [c.entry.request for c in clips])
+        except Exception as exc:  # noqa: BLE001 - retried clip by clip below
+            batch_error = exc
+            logger.warning("models.prepare failed on a batch of %d clips (%s: %s); retrying clip by clip",
+                           len(clips), type(exc).__name__, exc)
+        names = _model_names(models)
+        recorded = [c for c in clips if _model_failures(models, c.features, names)]
+        if batch_error is None and (not recorded or len(clips) == 1):
+            return  # nothing failed, or one clip alone: a recorded failure cannot be told from the model's own
+        solo_failed: dict[str, set[str]] = {}
+        for clip in clips:
+            _reset_prepared(clip.features, names)
+            try:
+                models.prepare([clip.features], [clip.entry.request])
+            except Exception as exc:  # noqa: BLE001 - this clip's zero
+                clip.failure = f"model prepare failed: {type(exc).__name__}: {exc}"
+                continue
+            for name, why in _model_failures(models, clip.features, names).items():
+                solo_failed.setdefault(name, set()).add(clip.key)
+                clip.reasons.setdefault(f"model:{name}", why)
+        prepared = [c for c in clips if c.failure is None]
+        for name, keys in solo_failed.items():
+            if len(keys) == len(prepared):
+                logger.error("model %s failed on every clip of the round; its signals are unavailable", name)
+                continue
+            for clip in prepared:
+                if clip.key in keys and clip.failure is None:
+                    clip.failure = f"model {name} failed on this clip: {clip.reasons[f'model:{name}']}"
+        for clip in clips:
+            for k in [k for k in clip.reasons if k.startswith("model:")]:
+                del clip.reasons[k]
+
+    # -- step 3: signals and penalties ------------------------------------------------------
+    def _measure_round(self, clips: list[_Clip]) -> None:
+        """Every signal and penalty of every live clip, then again for the round-reading ones
+        while clips keep failing (each further pass has at least one clip fewer in the context).
+
+        A measure that raises (or gives a non-finite value) on some clips fails those clips; one
+        that fails on every clip it ran on is broken, not the clips: it is logged and left out
+        for all of them, as an unavailable signal (or no penalty) with the error as its reason."""
+        measures = _measures()
+        live = list(clips)
+        todo: dict[int, list[str]] = {id(c): list(measures) for c in live}
+        while live:
+            errors: dict[str, dict[int, str]] = {}
+            for clip in live:
+                for name in todo[id(clip)]:
+                    if clip.failure is not None:
+                        break  # failed as another clip's peer: nothing more to measure
+                    error = self._measure(clip, name, measures[name], live)
+                    if error is not None:
+                        errors.setdefault(name, {})[id(clip)] = error
+            for name, failed in errors.items():
+                ran = [c for c in live if name in todo[id(c)] and (c.failure is None or id(c) in failed)]
+                if len(failed) == len(ran):
+                    logger.error("%s failed on every clip of the round (%d); left out: %s",
+                                 name, len(ran), next(iter(failed.values())))
+                    for clip in ran:
+                        clip.values[name] = None
+                        clip.reasons[name] = f"error: {failed[id(clip)]}"
+                    continue
+                for clip in ran:
+                    if id(clip) in failed and clip.failure is None:
+                        clip.failure = f"{name} failed: {failed[id(clip)]}"
+            if all(c.failure is None for c in live):
+                return
+            live = [c for c in live if c.failure is None]
+            todo = {id(c): [n for n in measures if n in c.round_reads] for c in live}
+
+    def _measure(self, clip: _Clip, name: str, fn: _Measure, live: list[_Clip]) -> str | None:
+        """One signal or penalty of ``clip``: stores its value (or why it is unavailable) and
+        returns None, or returns what went wrong (an exception, a non-finite value)."""
+        while True:
+            view = _RoundView({p.key: _PeerView(p.features, p.key) for p in live
+                               if p is not clip and p.failure is None})
+            ctx = SignalContext(
+                features=clip.features, request=clip.entry.request, models=self.models, history=self.history,
+                round=view, hotkey=clip.entry.hotkey or clip.key,  # type: ignore[arg-type]  # duck-typed RoundContext
+                generation_seconds=clip.entry.generation_seconds,
+            )
+            reason = None
+            try:
+                value: float | None = float(fn(ctx))
+            except Unavailable as exc:
+                value, reason = None, exc.reason
+            except _PeerFailed as exc:
+                peer = next(p for p in live if p.key == exc.key)
+                if peer.failure is None:
+                    peer.failure = exc.reason
+                    logger.warning("clip %s failed while %s's %s read it: %s", exc.key, clip.key, name, exc.reason)
+                continue  # measure again without that clip
+            except Exception as exc:  # noqa: BLE001 - the clip's zero (or the measure's fault), logged
+                logger.warning("%s failed on %s", name, clip.key, exc_info=True)
+                return f"{type(exc).__name__}: {exc}"
+            if value is not None and not math.isfinite(value):
+                return f"non-finite value {value}"
+            if view.read:
+                clip.round_reads.add(name)
+            clip.values[name] = None if value is None else min(1.0, max(0.0, value))
+            clip.reasons.pop(name, None)
             if reason is not None:
-                unavailable[name] = reason
-        penalties: dict[str, float] = {}
-        notes: dict[str, str] = {}
-        for name, fn in PENALTIES.items():
-            value, reason = _run(name, fn, ctx)
-            penalties[name] = 1.0 if value is None else value
-            if reason is not None:
-                notes[name] = reason
-        available = {n for n, v in signals.items() if v is not None}
-        weights = effective_weights(request=ctx.request, available=available, preference_weight=preference_weight)
-        composite = composite_score(signals=signals, weights=weights)
-        final = composite * float(np.prod(list(penalties.values())))
-        return ScoreBreakdown(
-            signals=signals, unavailable=unavailable, penalties=penalties, penalty_notes=notes,
-            weights=weights, composite=composite, final_score=min(1.0, max(0.0, final)),
-        )
+                clip.reasons[name] = reason
+            return None
+
+    # -- step 4: history --------------------------------------------------------------------
+    def _add_to_history(self, clip: _Clip, results: list[ScoreBreakdown | None]) -> None:
+        assert self.history is not None
+        try:
+            self.history.add(clip.entry.hotkey, embedding=history_embedding(clip.features),
+                             fingerprint=clip.features.fingerprint)
+        except Exception as exc:  # noqa: BLE001 - this clip's zero, logged
+            logger.exception("adding %s's clip to the history failed", clip.key)
+            results[clip.index] = self._failed(clip.key, f"history add failed: {type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def _failed(key: str, reason: str) -> ScoreBreakdown:
+        logger.info("clip %s scores 0: %s", key, reason)
+        return ScoreBreakdown.failed(reason)
 
 
-def _run(name: str, fn, ctx: SignalContext) -> tuple[float | None, str | None]:
-    """Run one signal or penalty: (value in [0, 1], None) or (None, reason it is unavailable).
-
-    A signal raising anything but ``Unavailable`` is a bug: it is logged with its traceback and
-    recorded as unavailable with the error, so one faulty measure cannot sink a round."""
+def _guard(step: Callable[[], None]) -> str | None:
+    """Run one per-clip step; the failure reason, or None."""
     try:
-        value = float(fn(ctx))
-    except Unavailable as exc:
-        return None, exc.reason
-    except Exception as exc:  # noqa: BLE001 - recorded in the breakdown and logged, never hidden
-        logger.exception("%s failed", name)
-        return None, f"error: {type(exc).__name__}: {exc}"
-    if not math.isfinite(value):
-        return None, "error: non-finite value"
-    return min(1.0, max(0.0, value)), None
+        step()
+    except _ClipFailed as exc:
+        return exc.reason
+    except Exception as exc:  # noqa: BLE001 - the clip's zero
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _check_history_items(features: Features) -> None:
+    """What the history and the other clips read (the CLAP embedding when the models made one)
+    must be finite; raises :class:`_ClipFailed` otherwise."""
+    if not _finite(history_embedding(features)):
+        raise _ClipFailed("invalid audio: embedding is not finite")
+
+
+def _compose(clip: _Clip, *, preference_weight: float) -> ScoreBreakdown:
+    signals = {name: clip.values.get(name) for name in SIGNALS}
+    unavailable = {name: clip.reasons[name] for name in SIGNALS if name in clip.reasons}
+    penalties = {name: (1.0 if clip.values.get(name) is None else float(clip.values[name])) for name in PENALTIES}
+    notes = {name: clip.reasons[name] for name in PENALTIES if name in clip.reasons}
+    available = {n for n, v in signals.items() if v is not None}
+    weights = effective_weights(request=clip.entry.request, available=available, preference_weight=preference_weight)
+    composite = composite_score(signals=signals, weights=weights)
+    final = composite * float(np.prod(list(penalties.values())))
+    return ScoreBreakdown(
+        signals=signals, unavailable=unavailable, penalties=penalties, penalty_notes=notes,
+        weights=weights, composite=composite, final_score=min(1.0, max(0.0, final)),
+    )
+
+
+def _measures() -> dict[str, _Measure]:
+    """Signals then penalties, by published name."""
+    out: dict[str, _Measure] = dict(SIGNALS)
+    out.update(PENALTIES)
+    return out
+
+
+def round_features() -> tuple[str, ...]:
+    """:data:`ROUND_FEATURES` plus what signal and penalty modules declare in their own ``ROUND_FEATURES``."""
+    names = list(ROUND_FEATURES)
+    for fn in _measures().values():
+        module = sys.modules.get(getattr(fn, "__module__", ""), None)
+        for name in getattr(module, "ROUND_FEATURES", ()):
+            if name not in names:
+                names.append(name)
+    return tuple(names)
+
+
+def _finite(value: Any) -> bool:
+    """Whether a numeric analysis (scalar or array) is free of NaN/Inf; other values pass."""
+    if isinstance(value, (float, int, np.floating, np.integer)):
+        return math.isfinite(float(value))
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fc":
+        return bool(np.all(np.isfinite(value)))
+    return True
+
+
+def _model_names(models: Any) -> list[str]:
+    """Names under which a model bundle records per-clip failures (its dataclass fields)."""
+    if dataclasses.is_dataclass(models):
+        return [f.name for f in dataclasses.fields(models) if f.name not in ("directory", "missing")]
+    return ["clap", "encoder", "whisper"]
+
+
+def _model_failures(models: Any, features: Features, names: list[str]) -> dict[str, str]:
+    """model name → why it failed on this clip, as the bundle recorded it."""
+    failure = getattr(models, "failure", None)
+    if failure is None:
+        return {}
+    out = {}
+    for name in names:
+        why = failure(features, name)
+        if why:
+            out[name] = str(why)
+    return out
+
+
+def _reset_prepared(features: Features, names: list[str]) -> None:
+    """Forget a batch's prepare on this clip so it is prepared again on its own."""
+    from scoring.models import extras  # late: scoring.models imports the signal registry
+
+    features.set_extra(extras.PREPARED, False)
+    for name in names:
+        features.set_extra(extras.ERROR_PREFIX + name, None)
 
 
 def history_embedding(features: Features) -> np.ndarray:
