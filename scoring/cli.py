@@ -1,21 +1,42 @@
 """``tuneforge score FILE [FILE ...]``: score audio files against a request, as a validator would.
 
 Builds one :class:`ScoringRequest` from the flags and scores every file (weight-free unless
-``--models-dir`` loads the neural models). ``--json`` prints one JSON object per file per line;
-otherwise a table with one column per file. An unreadable file gets an error and a final score
-of 0 while the others are still scored; the exit code is 0 when at least one file was scored.
+``--models-dir`` loads the neural models). Files are decoded by the validator's strict intake
+(:mod:`scoring.intake`); a file it rejects (missing, a directory, over 20 MiB, a bad header, too
+long...) is one line on stderr, ``error: FILE: reason: message``, and is not scored; the other
+files still are. Exit status: 0 when every file was scored, 1 when any file could not be read,
+2 on bad arguments.
+
+Without ``--round`` each file is scored alone. With ``--round`` the files are scored as one
+round (``Scorer.score_round``): each file is one miner's answer, its hotkey the file name
+(``name#2``, ``name#3`` for repeats), delivered in argument order (the i-th file's delivery
+time is i milliseconds, so the first of a near-duplicate group keeps its score and every file
+reads as delivered in real time for the ``speed`` signal), with a fresh in-memory
+``MinerHistory``, so the fingerprint penalty and the diversity signal act across the files.
+
+``--json`` prints one JSON object per file per line, in argument order (``hotkey`` added with
+``--round``; a file that could not be read has ``error`` and ``reason`` set and null scores);
+otherwise a table with one column per scored file. Column labels are never cut: names longer
+than :data:`MAX_HEADER` characters are numbered, with a legend above the table.
 """
 
 import argparse
 import json
 import logging
+import os
 import sys
+from collections.abc import Sequence
 
 from scoring import constants as C
 
-__all__ = ["register", "run", "build_request"]
+__all__ = ["register", "run", "build_request", "format_table", "file_hotkeys", "MAX_HEADER"]
 
 logger = logging.getLogger(__name__)
+
+#: Longest file label used as a column header; longer labels get numbered columns and a legend.
+MAX_HEADER = 24
+#: Delivery time (seconds) between consecutive files of a ``--round``.
+DELIVERY_STEP_SECONDS = 0.001
 
 
 def register(subparsers) -> None:
@@ -32,6 +53,12 @@ def register(subparsers) -> None:
     p.add_argument("--vocals", action="store_true", help="vocals were requested")
     p.add_argument("--lyrics", default=None)
     p.add_argument("--models-dir", default=None, help="directory with the neural scoring models")
+    p.add_argument(
+        "--round",
+        action="store_true",
+        help="score the files as one round: each file one miner's answer (hotkey = file name), delivered in "
+        "argument order; fingerprint, diversity and history act across them",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per file per line")
     p.set_defaults(func=run)
 
@@ -66,50 +93,105 @@ def _load_models(models_dir: str | None):
     return models_pkg.load_models(models_dir)
 
 
+def file_hotkeys(paths: Sequence[str]) -> list[str]:
+    """One unique label per path: its base name, ``name#2``, ``name#3`` ... for repeats."""
+    taken: set[str] = set()
+    out: list[str] = []
+    for path in paths:
+        base = os.path.basename(os.path.normpath(path)) or path
+        label, k = base, 1
+        while label in taken:
+            k += 1
+            label = f"{base}#{k}"
+        taken.add(label)
+        out.append(label)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
-    from scoring.audio import AudioLoadError, load_audio
+    from scoring.audio import AudioLoadError, load_clip
     from scoring.breakdown import ScoreBreakdown
-    from scoring.scorer import Scorer
+    from scoring.history import MinerHistory
+    from scoring.scorer import RoundEntry, Scorer
 
     try:
         request = build_request(args)
     except ValueError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    scorer = Scorer(models=_load_models(args.models_dir))
-    results: list[tuple[str, ScoreBreakdown]] = []
-    for path in args.files:
+    labels = file_hotkeys(args.files)
+    # (path, label, clip or None, load error or None) in argument order
+    loaded: list[tuple[str, str, object, AudioLoadError | None]] = []
+    for path, label in zip(args.files, labels):
         try:
-            samples, sr = load_audio(path)
+            loaded.append((path, label, load_clip(path), None))
         except AudioLoadError as exc:
-            results.append((path, ScoreBreakdown.failed(f"unreadable file: {exc}")))
-            continue
-        results.append((path, scorer.score(samples=samples, sample_rate=sr, request=request)))
+            sys.stderr.write(f"error: {path}: {exc}\n")
+            loaded.append((path, label, None, exc))
+    good = [(path, label, clip) for path, label, clip, err in loaded if err is None]
+    breakdowns: dict[str, ScoreBreakdown] = {}
+    if good:
+        models = _load_models(args.models_dir)
+        if args.round:
+            scorer = Scorer(models=models, history=MinerHistory())
+            entries = [
+                RoundEntry(
+                    hotkey=label, samples=clip.samples, sample_rate=clip.sample_rate, request=request,
+                    generation_seconds=(i + 1) * DELIVERY_STEP_SECONDS,
+                )
+                for i, (_, label, clip) in enumerate(good)
+            ]
+            for (_, label, _), b in zip(good, scorer.score_round(entries)):
+                breakdowns[label] = b
+        else:
+            scorer = Scorer(models=models)
+            for _, label, clip in good:
+                breakdowns[label] = scorer.score(samples=clip.samples, sample_rate=clip.sample_rate, request=request)
     if args.json:
-        for path, b in results:
-            d = b.to_dict()
-            line = {
-                "file": path,
-                "final_score": d["final_score"],
-                "composite": d["composite"],
-                "signals": d["signals"],
-                "penalties": d["penalties"],
-                "unavailable": sorted(d["unavailable"]),
-                "error": d["error"],
-            }
+        for path, label, _, err in loaded:
+            line = _json_line(path, breakdowns.get(label), err)
+            if args.round:
+                line["hotkey"] = label if err is None else None
             sys.stdout.write(json.dumps(line, sort_keys=False) + "\n")
-    else:
-        sys.stdout.write(format_table(results))
-    scored = [b for _, b in results if not (b.error or "").startswith("unreadable file")]
-    return 0 if scored else 1
+    elif breakdowns:
+        sys.stdout.write(format_table([(label, breakdowns[label]) for _, label, _ in good]))
+    return 1 if len(good) < len(loaded) else 0
+
+
+def _json_line(path: str, b, err) -> dict:
+    if b is None:
+        return {
+            "file": path, "final_score": None, "composite": None, "signals": {}, "penalties": {},
+            "unavailable": [], "error": f"unreadable file: {err}", "reason": err.reason,
+        }
+    d = b.to_dict()
+    return {
+        "file": path,
+        "final_score": d["final_score"],
+        "composite": d["composite"],
+        "signals": d["signals"],
+        "penalties": d["penalties"],
+        "unavailable": sorted(d["unavailable"]),
+        "error": d["error"],
+    }
 
 
 def format_table(results: list[tuple[str, "object"]]) -> str:
-    """Plain-text table: one row per signal/penalty, one column per file."""
-    names = [p.rsplit("/", 1)[-1] for p, _ in results]
-    width = max(12, *(min(len(n), 28) for n in names))
-    head = f"{'':<22}" + "".join(f"{n[:width]:>{width + 2}}" for n in names)
-    lines = [head]
+    """Plain-text table: one row per signal/penalty, one column per ``(label, breakdown)``.
+
+    Labels are never cut: when one is longer than :data:`MAX_HEADER`, columns are numbered
+    ``#1``, ``#2`` ... and a legend with the full labels precedes the table.
+    """
+    labels = [label for label, _ in results]
+    lines: list[str] = []
+    if any(len(label) > MAX_HEADER for label in labels):
+        headers = [f"#{i + 1}" for i in range(len(labels))]
+        lines.extend(f"{h:>4}  {label}" for h, label in zip(headers, labels))
+        lines.append("")
+    else:
+        headers = labels
+    width = max(12, *(len(h) for h in headers))
+    lines.append(f"{'':<22}" + "".join(f"{h:>{width + 2}}" for h in headers))
 
     def row(label: str, values: list[str]) -> None:
         lines.append(f"{label:<22}" + "".join(f"{v:>{width + 2}}" for v in values))
@@ -120,7 +202,7 @@ def format_table(results: list[tuple[str, "object"]]) -> str:
         row(f"  {name}", [("—" if b.signals.get(name) is None else f"{b.signals[name]:.3f}") for _, b in results])
     for name in C.PENALTIES:
         row(f"  {name}", [f"{b.penalties.get(name, 1.0):.3f}" for _, b in results])
-    errors = [(n, b.error) for n, (_, b) in zip(names, results) if b.error]
-    for n, err in errors:
-        lines.append(f"{n}: {err}")
+    for label, b in results:
+        if b.error:
+            lines.append(f"{label}: {b.error}")
     return "\n".join(lines) + "\n"

@@ -2,6 +2,9 @@
 
 Each bad input asserts the machine-readable ``reason``. Oversized payloads are proven to be
 refused before any base64 or audio decoding runs (those functions are patched to fail if called).
+The decoder lives in ``scoring.intake``; ``tuneforge.audio.intake`` keeps the encoder and
+re-exports the decoder, which is checked here too. File-path, compressed-WAV, unknown-length
+FLAC, over-full-scale and mutated-file cases are in ``test_intake_files.py``.
 """
 
 import base64
@@ -12,17 +15,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import tuneforge.audio.intake as intake
-from tuneforge.audio.intake import (
+import scoring.intake as intake
+import tuneforge.audio.intake as wire_intake
+from scoring.intake import (
     MAX_DECODED_BYTES,
     REASONS,
     AudioRejected,
-    as_channels_first,
     decode_audio_b64,
     decode_audio_bytes,
-    encode_audio,
-    encode_audio_b64,
 )
+from tuneforge.audio.intake import as_channels_first, encode_audio, encode_audio_b64
 
 
 def _tone(seconds: float, sr: int, channels: int = 1) -> np.ndarray:
@@ -125,6 +127,7 @@ def test_payload_over_20_mib_rejected_before_decoding(monkeypatch):
     monkeypatch.setattr(intake.base64, "b64decode", fail)
     monkeypatch.setattr(intake.sf, "read", fail)
     monkeypatch.setattr(intake.sf, "info", fail)
+    monkeypatch.setattr(intake.sf, "SoundFile", fail)
     payload = "A" * (50 * 1024 * 1024)
     assert _reason(decode_audio_b64, payload) == "payload_too_large"
     assert _reason(decode_audio_bytes, b"RIFF" + b"\x00" * (MAX_DECODED_BYTES + 1)) == "payload_too_large"
@@ -240,3 +243,10 @@ def test_as_channels_first_shapes():
     assert as_channels_first(np.zeros((2, 100))).shape == (2, 100)
     with pytest.raises(ValueError):
         as_channels_first(np.zeros((2, 2, 2)))
+
+
+def test_wire_module_re_exports_the_one_intake():
+    for name in ("AudioRejected", "DecodedAudio", "REASONS", "decode_audio_b64", "decode_audio_bytes",
+                 "decode_audio_file", "MAX_DECODED_BYTES", "MAX_DURATION_SECONDS", "MIN_DURATION_SECONDS",
+                 "MIN_SAMPLE_RATE", "MAX_SAMPLE_RATE", "MAX_CHANNELS"):
+        assert getattr(wire_intake, name) is getattr(intake, name), name
