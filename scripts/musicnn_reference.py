@@ -174,8 +174,14 @@ def checkpoint_digests(musicnn_dir: Path) -> tuple[dict, list[str]]:
 def run_original(clips: dict[str, tuple[np.ndarray, dict]], workdir: Path) -> dict[str, np.ndarray]:
     import librosa
     import soundfile as sf
+    from musicnn import configuration
     from musicnn import extractor as mx
 
+    # extractor() runs BATCH_SIZE (1) patches per session call and, for every call after the
+    # first, appends the FIRST call's penultimate features again (it unpacks the new ones into
+    # ``backend_`` but concatenates ``penultimate_``). One call for all patches sidesteps that bug;
+    # batch norm runs on the moving statistics, so the batch size changes nothing else.
+    configuration.BATCH_SIZE = 1024
     out: dict[str, np.ndarray] = {}
     for clip, (pcm, _) in clips.items():
         wav = workdir / f"{clip}.wav"
