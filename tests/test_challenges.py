@@ -175,3 +175,48 @@ def test_challenge_round_trips_through_dict(challenges):
         assert Challenge.from_dict(json.loads(json.dumps(c.to_dict()))) == c
     with pytest.raises(ValueError):
         Challenge.from_dict({"prompt": "x"})
+
+
+def test_a_miner_cannot_compute_a_competitors_seed(challenges):
+    """Every miner receives the challenge id; the seed also hashes the validator's private per-round
+    key, so knowing the id and a competitor's hotkey is not enough to render its clip."""
+    import hashlib
+
+    c = challenges[0]
+    syn = c.to_synapse("hk-attacker")
+    for guess_parts in ((syn.challenge_id, "hk-victim", ""), (syn.challenge_id, "hk-victim")):
+        guess = int.from_bytes(hashlib.sha256("\x1f".join(("seed", *guess_parts)).encode()).digest()[:4], "little")
+        assert guess != c.seed_for("hk-victim")
+    assert c.seed_key and c.seed_key not in json.dumps(c.to_dict())  # never in the public form
+    assert c.seed_key not in syn.model_dump_json()  # never on the wire
+    other = ChallengeGenerator(b"another-secret").generate(0)
+    assert other.seed_key != c.seed_key
+    # Same secret, same round: same key, same seeds (a restarted validator grades the same way).
+    assert ChallengeGenerator(b"test-secret").generate(0).seed_key == c.seed_key
+
+
+def test_private_form_keeps_the_seeds_and_the_store_saves_it(tmp_path, challenges):
+    c = challenges[3]
+    back = Challenge.from_dict(json.loads(json.dumps(c.to_dict(private=True))))
+    assert back.seed_key == c.seed_key and back.seed_for("hk") == c.seed_for("hk")
+    public = Challenge.from_dict(c.to_dict())
+    assert public.seed_for("hk") != c.seed_for("hk")  # why the store must keep the private form
+    store = ChallengeStore(path=tmp_path / "challenges.json")
+    store.put(c)
+    assert store.save()
+    assert ChallengeStore(path=tmp_path / "challenges.json").require(c.challenge_id).seed_for("hk") == c.seed_for("hk")
+    fresh = ChallengeStore()
+    assert fresh.restore(store.to_bytes()) == 1 and fresh.require(c.challenge_id).seed_key == c.seed_key
+
+
+def test_organic_seeds_keep_their_documented_form():
+    """Organic challenges carry no seed key: a miner's seed hashes the challenge id, its hotkey and
+    the requester's seed, as before (the requester's seed still changes every miner's seed)."""
+    import hashlib
+
+    fixed = Challenge.from_request(ScoringRequest(prompt="x", duration_seconds=8.0, seed=5))
+    assert fixed.seed_key is None
+    expected = int.from_bytes(hashlib.sha256("\x1f".join(("seed", fixed.challenge_id, "a", "5")).encode()).digest()[:4], "little")
+    assert fixed.seed_for("a") == expected
+    other = Challenge.from_request(ScoringRequest(prompt="x", duration_seconds=8.0, seed=6), challenge_id=fixed.challenge_id)
+    assert other.seed_for("a") != fixed.seed_for("a")

@@ -12,6 +12,7 @@ from tuneforge.validator.challenges import is_challenge_id
 from tuneforge.validator.config import ValidatorConfig
 from tuneforge.validator.neuron import Validator, ValidatorStartupError
 from tuneforge.validator.round import BUDGET_EXCEEDED
+from tuneforge.validator.snapshot import SnapshotStore
 
 
 def make_validator(tmp_path, behaviours_list, *, scorer=None, **overrides):
@@ -171,11 +172,12 @@ def test_loops_run_rounds_and_shutdown_saves_state(tmp_path):
     chain.stop_auto_step()
     assert validator.rounds_completed == 3
     assert validator.loops["round"].failures == 0 and validator.loops["sync"].steps >= 1
-    state = json.loads((tmp_path / "state" / "state.json").read_text())
-    assert state["rounds_completed"] == 3
+    snap = SnapshotStore(tmp_path / "state" / "snapshots").load()
+    assert snap is not None and set(snap.files) == {"state.json", "miner_history.npz", "challenges.json"}
+    state = json.loads(snap.files["state.json"])
+    assert state["rounds_completed"] == 3 and state["rounds_issued"] == 3
     assert {m["hotkey"] for m in state["leaderboard"]["miners"]} == set(hotkeys)
-    assert (tmp_path / "state" / "miner_history.npz").exists()
-    assert (tmp_path / "state" / "challenges.json").exists()
+    assert len(json.loads(snap.files["challenges.json"])["challenges"]) == 3
     weights = dict(chain.weights(NETUID))
     assert 0 in weights  # the weights loop set weights from uid 0 (the validator)
 

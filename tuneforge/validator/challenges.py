@@ -21,7 +21,6 @@ import math
 import os
 import random
 import re
-import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from typing import Any
 from scoring.music_theory import KEY_NAMES
 from scoring.request import ScoringRequest
 from tuneforge.catalog import GENRES, MOODS, VOCAL_STYLES, GenreInfo
+from tuneforge.fsutil import atomic_write_bytes
 from tuneforge.protocol import DURATION_MAX, DURATION_MIN, TEMPO_MAX, TEMPO_MIN, MusicGenerationSynapse
 
 __all__ = [
@@ -123,10 +123,21 @@ class Challenge:
     #: Set when the requester fixed a seed (organic only); every miner's seed still differs.
     base_seed: int | None = None
     template: int = field(default=-1, compare=False)
+    #: Private per-round key (hex) from the validator's secret, mixed into every miner's seed.
+    #: Never sent and left out of :meth:`to_dict` unless ``private=True`` (the validator's own store).
+    seed_key: str | None = field(default=None, compare=False, repr=False)
 
     def seed_for(self, hotkey: str) -> int:
-        """The seed this challenge sends to ``hotkey``: stable, different for every hotkey."""
-        return _seed(self.challenge_id, hotkey, "" if self.base_seed is None else self.base_seed)
+        """The seed this challenge sends to ``hotkey``: stable, different for every hotkey.
+
+        Round challenges mix in :attr:`seed_key`, so the seed cannot be computed from what miners
+        receive (the challenge id and their own hotkey); organic challenges (no key) hash the
+        challenge id, the hotkey and the requester's seed, as documented in docs/validator.md.
+        """
+        base = "" if self.base_seed is None else self.base_seed
+        if self.seed_key:
+            return _seed(self.challenge_id, hotkey, base, self.seed_key)
+        return _seed(self.challenge_id, hotkey, base)
 
     def to_synapse(self, hotkey: str) -> MusicGenerationSynapse:
         """The request sent to ``hotkey`` (always with a seed and a time signature)."""
@@ -163,8 +174,10 @@ class Challenge:
             challenge_id=self.challenge_id,
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, *, private: bool = False) -> dict[str, Any]:
+        """JSON-safe fields. ``private=True`` adds :attr:`seed_key` (only for the validator's own
+        state: the store, the API and round files get the public form)."""
+        out = {
             "challenge_id": self.challenge_id, "prompt": self.prompt, "genre": self.genre, "mood": self.mood,
             "tempo_bpm": self.tempo_bpm, "key_signature": self.key_signature, "time_signature": self.time_signature,
             "instruments": list(self.instruments), "duration_seconds": self.duration_seconds,
@@ -172,6 +185,9 @@ class Challenge:
             "is_organic": self.is_organic, "round_id": self.round_id, "base_seed": self.base_seed,
             "template": self.template,
         }
+        if private:
+            out["seed_key"] = self.seed_key
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Challenge":
@@ -188,6 +204,7 @@ class Challenge:
                 round_id=None if data.get("round_id") is None else str(data["round_id"]),
                 base_seed=None if data.get("base_seed") is None else int(data["base_seed"]),
                 template=int(data.get("template", -1)),
+                seed_key=None if data.get("seed_key") is None else str(data["seed_key"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed challenge {data!r}: {exc}") from exc
@@ -351,6 +368,10 @@ class ChallengeGenerator:
         """The id of round ``round_id``'s challenge."""
         return new_challenge_id(self._secret, "round", round_id)
 
+    def seed_key(self, round_id: str | int) -> str:
+        """Round ``round_id``'s private seed key (hex): what makes miners' seeds unpredictable."""
+        return _digest(self._secret, "seed-key", round_id).hex()
+
     def generate(self, round_id: str | int) -> Challenge:
         """The challenge of round ``round_id``."""
         rng = random.Random(int.from_bytes(_digest(self._secret, "draw", round_id), "big"))
@@ -390,6 +411,7 @@ class ChallengeGenerator:
             lyrics=lyrics,
             round_id=str(round_id),
             template=template,
+            seed_key=self.seed_key(round_id),
         )
 
 
@@ -442,24 +464,44 @@ class ChallengeStore:
             raise KeyError(f"challenge {challenge_id!r} was not issued by this validator (or was evicted)")
         return found
 
+    def discard(self, challenge_id: str) -> None:
+        """Forget a challenge (one that was never sent)."""
+        with self._lock:
+            self._items.pop(challenge_id, None)
+
+    def to_bytes(self) -> bytes:
+        """The store as ``{"format": 1, "challenges": [...]}`` JSON (private form: with seed keys)."""
+        with self._lock:
+            rows = [c.to_dict(private=True) for c in self._items.values()]
+        return json.dumps({"format": 1, "challenges": rows}).encode("utf-8")
+
+    def restore(self, data: bytes) -> int:
+        """Replace the contents with what :meth:`to_bytes` wrote; the number of challenges loaded.
+
+        Raises:
+            ValueError: not a challenge store.
+        """
+        try:
+            parsed = json.loads(data.decode("utf-8"))
+            if not isinstance(parsed, dict) or parsed.get("format") != 1 or not isinstance(parsed.get("challenges"), list):
+                raise ValueError("not a challenge store (format 1)")
+            loaded = [Challenge.from_dict(row) for row in parsed["challenges"]]
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"not a challenge store: {exc}") from exc
+        with self._lock:
+            self._items.clear()
+            for challenge in loaded[-self.capacity:]:
+                self._items[challenge.challenge_id] = challenge
+            return len(self._items)
+
     def save(self) -> bool:
-        """Write the store to ``path`` atomically; False (logged) when it could not be written."""
+        """Write the store to ``path`` atomically and durably; False (logged) when it could not be written."""
         if self.path is None:
             return False
-        with self._lock:
-            rows = [c.to_dict() for c in self._items.values()]
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump({"format": 1, "challenges": rows}, fh)
-                os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write_bytes(self.path, self.to_bytes())
         except OSError as exc:
-            log.warning("could not save %d challenges to %s: %s", len(rows), self.path, exc)
+            log.warning("could not save the challenge store: %s", exc)
             return False
         return True
 
@@ -473,16 +515,11 @@ class ChallengeStore:
             log.warning("could not read challenge store %s: %s; starting empty", self.path, exc)
             return
         try:
-            data = json.loads(raw)
-            if not isinstance(data, dict) or data.get("format") != 1 or not isinstance(data.get("challenges"), list):
-                raise ValueError("not a challenge store (format 1)")
-            loaded = [Challenge.from_dict(row) for row in data["challenges"]]
-        except (json.JSONDecodeError, ValueError) as exc:
+            self.restore(raw.encode("utf-8"))
+        except ValueError as exc:
             aside = self.path.with_name(self.path.name + ".corrupt")
             os.replace(self.path, aside)
             log.warning("challenge store %s is unreadable (%s); moved to %s, starting empty", self.path, exc, aside)
             return
-        for challenge in loaded[-self.capacity:]:
-            self._items[challenge.challenge_id] = challenge
         log.info("loaded %d challenges from %s", len(self._items), self.path)
 

@@ -2,9 +2,13 @@
 
 ``Validator.setup()`` (run by ``start()`` and, lazily, by ``run_round()``) loads the scoring
 models (``--scoring.require_models`` makes a missing model fatal; a present CLAP must pass its
-canary), restores saved state (leaderboard, rounds, last weight block, miner history, issued
-challenges), connects to the chain, syncs the metagraph and refuses to go on when its own hotkey
-is not registered. ``start()`` then runs three loops on one asyncio event loop in a background
+canary), restores the newest complete state snapshot (leaderboard, rounds, last weight block,
+miner history, issued challenges; see :mod:`tuneforge.validator.snapshot`) and the issue record
+(:mod:`tuneforge.validator.issued`), connects to the chain, syncs the metagraph and refuses to go
+on when its own hotkey is not registered. Each round's challenge is recorded as issued (fsynced)
+and the round counter advanced before the challenge is sent, so a restart never re-issues a
+challenge, or its seeds, already sent. A save that fails (a full disk) is logged as such, counted
+in :meth:`Validator.status`, and retried after the next round; the rounds go on. ``start()`` then runs three loops on one asyncio event loop in a background
 thread (metagraph sync, rounds, weight setting; see :mod:`tuneforge.validator.loops`) and starts
 the HTTP API unless ``--api.off``. ``stop()`` cancels the loops, saves state and stops the API;
 ``run()`` blocks until SIGINT/SIGTERM (or ``--neuron.max_rounds`` rounds) and then stops.
@@ -13,8 +17,8 @@ run a validator in-process.
 """
 
 import asyncio
+import io
 import logging
-import os
 import secrets
 import signal
 import threading
@@ -27,16 +31,19 @@ import bittensor as bt
 from bittensor_wallet.errors import KeyFileError, PasswordError
 
 from tuneforge import chain
-from tuneforge.validator.challenges import ChallengeGenerator, ChallengeStore
+from tuneforge.fsutil import WriteFailed, atomic_write_bytes
+from tuneforge.validator.challenges import Challenge, ChallengeGenerator, ChallengeStore
 from tuneforge.validator.config import ValidatorConfig
+from tuneforge.validator.issued import IssueRecord
 from tuneforge.validator.leaderboard import Leaderboard
 from tuneforge.validator.loops import Loop
 from tuneforge.validator.organic import OrganicGateway
 from tuneforge.validator.round import RoundResult, RoundRunner, ScoringPool
+from tuneforge.validator.snapshot import SnapshotSaveError, SnapshotStore
 from tuneforge.validator.state import StateFile, StateSaveError, ValidatorState
 from tuneforge.validator.weights import WeightResult, WeightSetter
 
-__all__ = ["Validator", "ValidatorStartupError", "run_validator"]
+__all__ = ["RoundNotIssued", "Validator", "ValidatorStartupError", "run_validator"]
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +52,21 @@ RETENTION_INTERVAL_S = 600.0
 
 T = TypeVar("T")
 
+#: The files of one state snapshot (``<state_dir>/snapshots/<generation>/``).
 STATE_FILE = "state.json"
 HISTORY_FILE = "miner_history.npz"
 CHALLENGES_FILE = "challenges.json"
+SNAPSHOT_DIR = "snapshots"
+ISSUED_FILE = "issued.dat"
 SECRET_FILE = "challenge_secret"
 
 
 class ValidatorStartupError(RuntimeError):
     """The validator cannot run as configured; the message is one line saying what to fix."""
+
+
+class RoundNotIssued(RuntimeError):
+    """The round's challenge could not be recorded as issued, so it was not sent."""
 
 
 class Validator:
@@ -65,6 +79,7 @@ class Validator:
         dendrite: a ``bt.Dendrite`` or a double with its async ``call``; default built from the wallet.
         scorer: ``scoring.scorer.Scorer`` or a double with ``score_round``; default loads the models.
         store: ``tuneforge.store.Store`` or None; default built from ``--api.*`` when the API is on.
+        generator: the ``ChallengeGenerator``; default keyed by the secret in the state directory.
     """
 
     def __init__(
@@ -76,6 +91,7 @@ class Validator:
         dendrite: Any = None,
         scorer: Any = None,
         store: Any = None,
+        generator: ChallengeGenerator | None = None,
     ) -> None:
         self.config = config
         self.wallet = wallet if wallet is not None else bt.Wallet(
@@ -88,12 +104,18 @@ class Validator:
         self.leaderboard = Leaderboard()
         self.metagraph: Any = None
         self.rounds_completed = 0
-        self.challenges = ChallengeStore(path=self.state_dir / CHALLENGES_FILE)
+        self.rounds_issued = 0  # the round counter: advanced when a challenge is issued
+        self.challenges = ChallengeStore()
         self.scoring_pool = ScoringPool(workers=config.scoring_workers, budget_s=config.scoring_budget_s)
         self.organic = OrganicGateway(self)
-        self.state_file = StateFile(self.state_dir / STATE_FILE)
+        self.snapshots = SnapshotStore(self.state_dir / SNAPSHOT_DIR)
+        self.issue_record = IssueRecord(self.state_dir / ISSUED_FILE)
+        self.save_failures = 0
+        self.last_save_error: str | None = None
+        self.last_snapshot: int | None = None
+        self._save_lock = threading.Lock()
         self.weight_setter: WeightSetter | None = None
-        self.generator: ChallengeGenerator | None = None
+        self.generator: ChallengeGenerator | None = generator
         self.runner: RoundRunner | None = None
         self.last_round: RoundResult | None = None
         self.api: Any = None
@@ -136,14 +158,16 @@ class Validator:
                 self.state_dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise ValidatorStartupError(f"--neuron.state_dir {self.state_dir} cannot be created: {exc}") from exc
+            saved, history_bytes = self._restore()
             if self.scorer is None:
-                self.scorer = self._build_scorer()
-            saved = self.state_file.load()
+                self.scorer = self._build_scorer(history_bytes)
             if saved is not None:
                 self.leaderboard = Leaderboard.from_dict(saved.leaderboard)
                 self.rounds_completed = saved.rounds_completed
-                log.info("restored state: %d rounds, %d miners, last weights at block %s",
-                         saved.rounds_completed, len(self.leaderboard), saved.last_weight_block)
+                self.rounds_issued = int(saved.rounds_issued or 0)
+                log.info("restored state: %d rounds completed, %d issued, %d miners, last weights at block %s",
+                         saved.rounds_completed, self.rounds_issued, len(self.leaderboard), saved.last_weight_block)
+            self._restore_issue_record()
             if self.subtensor is None:
                 try:
                     self.subtensor = chain.connect(cfg.network, cfg.chain_endpoint)
@@ -158,7 +182,8 @@ class Validator:
             self.weight_setter = WeightSetter(
                 self.subtensor, self.wallet, cfg.netuid,
                 last_weight_block=None if saved is None else saved.last_weight_block)
-            self.generator = ChallengeGenerator(self._challenge_secret())
+            if self.generator is None:
+                self.generator = ChallengeGenerator(self._challenge_secret())
             self.runner = RoundRunner(
                 generator=self.generator, challenges=self.challenges, leaderboard=self.leaderboard,
                 pool=self.scoring_pool, scorer_fn=lambda: self.scorer, store=None, sample_size=cfg.sample_size,
@@ -172,19 +197,73 @@ class Validator:
             self._setup_done = True
         return self
 
-    def _build_scorer(self) -> Any:
+    # -- restoring state -----------------------------------------------------------------------
+    def _restore(self) -> tuple[ValidatorState | None, bytes | None]:
+        """The newest complete snapshot's state (the challenge store restored from it) and its
+        miner history bytes; the earlier one-file-each layout when no snapshot exists yet."""
+        for snap in self.snapshots.snapshots():
+            try:
+                state = ValidatorState.from_bytes(snap.files[STATE_FILE])
+                if CHALLENGES_FILE in snap.files:
+                    self.challenges.restore(snap.files[CHALLENGES_FILE])
+            except (KeyError, ValueError) as exc:
+                log.warning("state snapshot %s is unusable (%s); trying the one before", snap.directory, exc)
+                continue
+            self.last_snapshot = snap.generation
+            log.info("restored state snapshot %d (%s): %d challenges", snap.generation, snap.directory,
+                     len(self.challenges))
+            return state, snap.files.get(HISTORY_FILE)
+        return self._restore_legacy()
+
+    def _restore_legacy(self) -> tuple[ValidatorState | None, bytes | None]:
+        """State written before snapshots: ``state.json``, ``miner_history.npz`` and
+        ``challenges.json`` directly in the state directory (read once; the next save writes a snapshot)."""
+        state = StateFile(self.state_dir / STATE_FILE).load()
+        legacy_challenges = ChallengeStore(capacity=self.challenges.capacity, path=self.state_dir / CHALLENGES_FILE)
+        if len(legacy_challenges):
+            self.challenges.restore(legacy_challenges.to_bytes())
+        history_path = self.state_dir / HISTORY_FILE
+        try:
+            history = history_path.read_bytes()
+        except FileNotFoundError:
+            history = None
+        except OSError as exc:
+            log.warning("could not read the miner history %s (%s); starting empty", history_path, exc)
+            history = None
+        if state is not None or history is not None:
+            log.info("restored state from the files in %s (no snapshot yet)", self.state_dir)
+        return state, history
+
+    def _restore_issue_record(self) -> None:
+        """Resume the round counter after the newest issued round, even one that never completed."""
+        try:
+            issued = self.issue_record.open()
+        except WriteFailed as exc:
+            raise ValidatorStartupError(f"cannot allocate the issue record: {exc}") from exc
+        if issued is None:
+            return
+        if issued.round_number > self.rounds_issued:
+            log.warning("round %d was issued but never completed (the validator stopped during it); "
+                        "the next round is %d", issued.round_number, issued.round_number + 1)
+            self.rounds_issued = issued.round_number
+        try:
+            challenge = Challenge.from_dict(issued.challenge)
+        except ValueError as exc:
+            log.warning("the issue record's challenge is unreadable (%s)", exc)
+            return
+        if challenge.challenge_id not in self.challenges:
+            self.challenges.put(challenge)
+
+    def _build_scorer(self, history_bytes: bytes | None = None) -> Any:
         from scoring.history import MinerHistory
         from scoring.scorer import Scorer
 
-        history_path = self.state_dir / HISTORY_FILE
         history = MinerHistory()
-        if history_path.exists():
+        if history_bytes is not None:
             try:
-                history = MinerHistory.load(history_path)
+                history = MinerHistory.load(io.BytesIO(history_bytes))
             except ValueError as exc:
-                aside = history_path.with_name(history_path.name + ".corrupt")
-                os.replace(history_path, aside)
-                log.warning("miner history unreadable (%s); moved to %s, starting empty", exc, aside)
+                log.warning("saved miner history unreadable (%s); starting empty", exc)
         return Scorer(models=self._load_models(), history=history)
 
     def _load_models(self) -> Any:
@@ -248,9 +327,10 @@ class Validator:
         except (OSError, ValueError) as exc:
             log.warning("challenge secret %s unreadable (%s); writing a new one", path, exc)
         secret = secrets.token_bytes(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(secret.hex() + "\n")
+        try:
+            atomic_write_bytes(path, (secret.hex() + "\n").encode("ascii"), mode=0o600)
+        except WriteFailed as exc:
+            raise ValidatorStartupError(f"cannot create the challenge secret: {exc}") from exc
         return secret
 
     def _init_wandb(self) -> Any:
@@ -329,9 +409,17 @@ class Validator:
         async with self._round_lock:
             assert self.runner is not None
             block = await asyncio.to_thread(self._current_block)
-            round_id = str(self.rounds_completed + 1)
+            number = self.rounds_issued + 1
+            round_id = str(number)
+            challenge = self.runner.issue(round_id)
+            try:
+                await asyncio.to_thread(self.issue_record.record, number, challenge.to_dict(private=True))
+            except (WriteFailed, ValueError) as exc:
+                self.challenges.discard(challenge.challenge_id)
+                raise RoundNotIssued(f"round {number} not sent: it could not be recorded as issued: {exc}") from exc
+            self.rounds_issued = number  # from here on, a restart goes on with round number + 1
             result = await self.runner.run(round_id=round_id, dendrite=self.dendrite, metagraph=self.metagraph,
-                                           own_hotkey=self.hotkey, block=block)
+                                           own_hotkey=self.hotkey, block=block, challenge=challenge)
             self.rounds_completed += 1
             self.last_round = result
             await asyncio.to_thread(self._save_state_logged)
@@ -357,29 +445,39 @@ class Validator:
             log.warning("wandb log failed: %s: %s", type(exc).__name__, exc)
 
     # -- state ------------------------------------------------------------------------------
-    def save_state(self) -> None:
-        """Write the validator state, the miner history and the issued challenges.
+    def save_state(self) -> int:
+        """Save the validator state, the miner history and the issued challenges as one snapshot;
+        returns its generation.
 
         Raises:
-            StateSaveError: the state file could not be written (the previous one is intact).
+            SnapshotSaveError: nothing was saved (the previous snapshot is still the newest); the
+                message names the file that failed and starts with "disk full:" on a full disk.
         """
-        hotkeys = {} if self.metagraph is None else {i: str(h) for i, h in enumerate(self.metagraph.hotkeys)}
-        state = ValidatorState(
-            leaderboard=self.leaderboard.to_dict(), rounds_completed=self.rounds_completed,
-            last_weight_block=None if self.weight_setter is None else self.weight_setter.last_weight_block,
-            hotkeys=hotkeys)
-        self.state_file.save(state)
-        history = getattr(self.scorer, "history", None)
-        if history is not None and hasattr(history, "save"):
-            history.save(self.state_dir / HISTORY_FILE)
-        self.challenges.save()
+        with self._save_lock:
+            hotkeys = {} if self.metagraph is None else {i: str(h) for i, h in enumerate(self.metagraph.hotkeys)}
+            state = ValidatorState(
+                leaderboard=self.leaderboard.to_dict(), rounds_completed=self.rounds_completed,
+                last_weight_block=None if self.weight_setter is None else self.weight_setter.last_weight_block,
+                hotkeys=hotkeys, rounds_issued=self.rounds_issued)
+            files: dict[str, Any] = {STATE_FILE: state.to_bytes(), CHALLENGES_FILE: self.challenges.to_bytes()}
+            history = getattr(self.scorer, "history", None)
+            if history is not None and hasattr(history, "save"):
+                files[HISTORY_FILE] = history.save
+            snap = self.snapshots.save(files)
+            self.last_snapshot = snap.generation
+            return snap.generation
 
     def _save_state_logged(self) -> bool:
+        """:meth:`save_state`, logging a failure (ERROR, one line) instead of raising; the next save retries."""
         try:
             self.save_state()
-        except (StateSaveError, OSError) as exc:
-            log.error("could not save validator state: %s", exc)
+        except (SnapshotSaveError, StateSaveError, OSError) as exc:
+            self.save_failures += 1
+            self.last_save_error = str(exc)
+            log.error("could not save the validator state (%d failures so far; retried after the next round): %s",
+                      self.save_failures, exc)
             return False
+        self.last_save_error = None
         return True
 
     # -- background loops -------------------------------------------------------------------
@@ -399,7 +497,10 @@ class Validator:
             assert self.weight_setter is not None
             result = await asyncio.to_thread(self.weight_setter.set, self.leaderboard, self.metagraph)
             if result.success:
-                await asyncio.to_thread(self._save_state_logged)
+                if self._round_lock is None:
+                    self._round_lock = asyncio.Lock()
+                async with self._round_lock:  # snapshots are taken between rounds, never in the middle of one
+                    await asyncio.to_thread(self._save_state_logged)
 
         async def retention_step() -> None:
             # With the API on, its own maintenance pass prunes; with --api.off the validator does.
@@ -529,6 +630,9 @@ class Validator:
         """Counters for logs and the API's status page."""
         return {
             "uid": self.uid, "hotkey": self.hotkey, "rounds_completed": self.rounds_completed,
+            "rounds_issued": self.rounds_issued,
+            "state_saves": {"snapshot": self.last_snapshot, "failures": self.save_failures,
+                            "last_error": self.last_save_error},
             "loops": {name: loop.status() for name, loop in self.loops.items()},
             "weights": None if self.weight_setter is None else self.weight_setter.status(),
             "scoring_budget_overruns": self.scoring_pool.budget_overruns,

@@ -169,10 +169,19 @@ class RoundRunner:
         self.timeout_s = float(timeout_s)
         self.deadline_grace_s = float(deadline_grace_s)
 
-    async def run(self, *, round_id: str, dendrite: Any, metagraph: Any, own_hotkey: str, block: int | None = None) -> RoundResult:
-        started = time.time()
+    def issue(self, round_id: str) -> Challenge:
+        """Round ``round_id``'s challenge, kept in the challenge store (not sent yet)."""
         challenge = self.generator.generate(round_id)
         self.challenges.put(challenge)
+        return challenge
+
+    async def run(self, *, round_id: str, dendrite: Any, metagraph: Any, own_hotkey: str, block: int | None = None,
+                  challenge: Challenge | None = None) -> RoundResult:
+        """Query, grade and record one round. ``challenge``: the one :meth:`issue` made for
+        ``round_id`` (and the caller recorded as issued); issued here when None."""
+        started = time.time()
+        if challenge is None:
+            challenge = self.issue(round_id)
         targets = sample_miners(metagraph, own_hotkey=own_hotkey, sample_size=self.sample_size,
                                 round_seed=challenge.challenge_id)
         if not targets:

@@ -1,8 +1,11 @@
 """Validator state on disk: what a restarted validator needs to carry on where it stopped.
 
 ``ValidatorState`` holds the leaderboard (``Leaderboard.to_dict``), the number of completed
-rounds, the block of the last accepted weights and the hotkey known for each uid. ``StateFile``
-writes it as versioned JSON (``{"format": 1, ...}``) atomically: the bytes go to a temp file in
+rounds, the number of issued rounds (the round counter: round ids come from it, and it advances
+when a challenge is issued, not when its round completes), the block of the last accepted
+weights and the hotkey known for each uid. The validator saves it as ``state.json`` inside one
+snapshot with the miner history and the challenge store (``tuneforge.validator.snapshot``).
+``StateFile`` reads and writes the single-file form of the earlier layout, as versioned JSON (``{"format": 1, ...}``) atomically: the bytes go to a temp file in
 the same directory, are flushed and fsynced, and ``os.replace`` swaps it over the target, so a
 crash or a full disk at any point leaves the previous file whole. A file that cannot be read
 (bad JSON, wrong shape, unknown format) is moved aside to ``<name>.corrupt-<timestamp>`` with a
@@ -39,15 +42,34 @@ class ValidatorState:
     rounds_completed: int = 0
     last_weight_block: int | None = None
     hotkeys: dict[int, str] = field(default_factory=dict)
+    #: Rounds whose challenge was issued: the round counter, the next round is ``rounds_issued + 1``.
+    #: Never below ``rounds_completed`` (None, as in files written before it existed, means equal).
+    rounds_issued: int | None = None
+
+    def __post_init__(self) -> None:
+        self.rounds_issued = max(self.rounds_completed, self.rounds_issued or 0)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT_VERSION,
             "rounds_completed": self.rounds_completed,
+            "rounds_issued": self.rounds_issued,
             "last_weight_block": self.last_weight_block,
             "hotkeys": {str(uid): hk for uid, hk in sorted(self.hotkeys.items())},
             "leaderboard": self.leaderboard,
         }
+
+    def to_bytes(self) -> bytes:
+        """``to_dict`` as indented UTF-8 JSON with a trailing newline."""
+        return (json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n").encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "ValidatorState":
+        """Parse :meth:`to_bytes` output. Raises ValueError."""
+        try:
+            return cls.from_dict(json.loads(data.decode("utf-8")))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"state is not JSON: {exc}") from exc
 
     @classmethod
     def from_dict(cls, data: Any) -> "ValidatorState":
@@ -62,16 +84,19 @@ class ValidatorState:
             raise ValueError(f"unknown state format {data.get('format')!r} (this validator reads {FORMAT_VERSION})")
         try:
             rounds = int(data["rounds_completed"])
+            issued = data.get("rounds_issued")
+            rounds_issued = None if issued is None else int(issued)
             lwb = data.get("last_weight_block")
             last_weight_block = None if lwb is None else int(lwb)
             hotkeys = {int(uid): str(hk) for uid, hk in dict(data["hotkeys"]).items()}
             board = data["leaderboard"]
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed state: {exc!r}") from exc
-        if rounds < 0:
-            raise ValueError(f"rounds_completed must be >= 0, got {rounds}")
+        if rounds < 0 or (rounds_issued is not None and rounds_issued < rounds):
+            raise ValueError(f"rounds_completed must be >= 0 and <= rounds_issued, got {rounds} / {rounds_issued}")
         Leaderboard.from_dict(board)  # validates; raises ValueError
-        return cls(leaderboard=board, rounds_completed=rounds, last_weight_block=last_weight_block, hotkeys=hotkeys)
+        return cls(leaderboard=board, rounds_completed=rounds, last_weight_block=last_weight_block, hotkeys=hotkeys,
+                   rounds_issued=rounds_issued)
 
 
 class StateFile:
@@ -114,7 +139,7 @@ class StateFile:
         Raises:
             StateSaveError: the write, fsync or rename failed (e.g. ENOSPC); the old file is intact.
         """
-        data = (json.dumps(state.to_dict(), indent=1, sort_keys=True) + "\n").encode("utf-8")
+        data = state.to_bytes()
         directory = self.path.parent
         directory.mkdir(parents=True, exist_ok=True)
         tmp = directory / f"{self._temp_prefix}{os.getpid()}-{time.monotonic_ns()}"
