@@ -113,8 +113,13 @@ def _flac_total(flac: bytes, total: int) -> bytes:
     return flac[:18] + ((info & ~((1 << 36) - 1)) | total).to_bytes(8, "big") + flac[26:]
 
 
-def _tiled_piece(seconds: float, sr: int, gain: float = 1.0) -> np.ndarray:
+def _tiled_piece(seconds: float, sr: int, gain: float = 1.0, *, dual_mono: bool = False) -> np.ndarray:
+    """20 s of ``render_piece`` repeated to ``seconds``: float32 ``(2, frames)``. ``dual_mono``
+    copies the left channel to the right (FLAC then stores a silent side channel: 180 s of
+    96 kHz stereo fits in 20 MiB)."""
     piece = render_piece(key=Key(9, "minor"), tempo_bpm=100, seconds=20, sample_rate=sr, seed=2) * gain
+    if dual_mono:
+        piece = np.repeat(piece[:1], 2, axis=0)
     reps = int(np.ceil(seconds / 20))
     return np.tile(piece, (1, reps))[:, : int(seconds * sr)]
 
@@ -150,7 +155,9 @@ def _cases(folder: Path) -> list[tuple[str, Path, float]]:
     put("WAV PCM16 44.1k stereo 118.9 s (20 MiB)", "max_pcm16.wav", _wav_bytes(_tiled_piece(frames / 44100, 44100), 44100), 119)
     frames8 = (MAX_DECODED_BYTES - 44) // 2
     put("WAV 8-bit 96k stereo 109 s (20 MiB)", "max_u8.wav", _wav_bytes(_tiled_piece(frames8 / 96000, 96000), 96000, "PCM_U8"), 109)
-    big = _flac_bytes(_tiled_piece(180, 96000, gain=0.05), 96000)
+    flac48 = _flac_bytes(_tiled_piece(180, 48000, gain=0.5, dual_mono=True), 48000)
+    put(f"FLAC 48k stereo 180 s ({len(flac48) / 2**20:.1f} MiB)", "flac48.flac", flac48, 180)
+    big = _flac_bytes(_tiled_piece(180, 96000, gain=0.5, dual_mono=True), 96000)
     put(f"FLAC 96k stereo 180 s ({len(big) / 2**20:.1f} MiB)", "max_flac.flac", big, 180)
     return out
 

@@ -17,6 +17,7 @@ __all__ = ["main", "SUBCOMMAND_MODULES"]
 SUBCOMMAND_MODULES = (
     "tuneforge.localnet.cli",  # tuneforge localnet
     "tuneforge.miner.cli",  # tuneforge miner --self-check
+    "tuneforge.generation.cli",  # tuneforge generate --prompt ... --out FILE
     "scoring.cli",  # tuneforge score FILE ...
     "tuneforge.api.cli",  # tuneforge api account|key|credits ...
     "tuneforge.client_cli",  # tuneforge scores best|export

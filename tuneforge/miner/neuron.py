@@ -24,6 +24,7 @@ from bittensor_wallet.errors import KeyFileError, PasswordError
 
 import tuneforge
 from tuneforge.generation.base import BackendUnavailable, GenerationBackend
+from tuneforge.miner.answer import answer, request_spec
 from tuneforge.miner.blacklist import CallerPolicy, CallerRegistry
 from tuneforge.miner.chain_sync import AxonPublisher, ChainSync
 from tuneforge.miner.components import build_backends, build_wallet, connect_subtensor
@@ -46,7 +47,7 @@ from tuneforge.netutils import (
     stop_axon,
 )
 from tuneforge.protocol import DURATION_MIN, HealthReportSynapse, MusicGenerationSynapse, PingSynapse
-from tuneforge.spec import MusicSpec, spec_from_synapse
+from tuneforge.spec import MusicSpec
 
 __all__ = ["Miner", "MinerNotRegistered", "WalletUnusable", "run_miner", "STARTUP_ERRORS"]
 
@@ -308,7 +309,7 @@ class Miner:
         synapse.model_id = None
         caller = _caller(synapse)
         challenge = synapse.challenge_id or "-"
-        spec = spec_from_synapse(synapse)
+        spec = request_spec(synapse)
         synapse.reference_audio = None  # unused by the backends; not worth echoing back
         engine = self.engine
         if engine is None:
@@ -323,7 +324,7 @@ class Miner:
             )
             return synapse
         try:
-            result = await engine.generate(spec, deadline=deadline)
+            result = await answer(synapse, engine, deadline=deadline, spec=spec)
         except QueueFull as exc:
             self.stats.record_refused_busy()
             logger.info("generation %s from %s refused at once: %s", challenge, caller, exc)
@@ -338,9 +339,6 @@ class Miner:
         except GenerationFailed as exc:
             logger.warning("generation %s failed: %s", challenge, exc)
             return synapse
-        await asyncio.to_thread(synapse.attach_audio, result.audio.samples, result.audio.sample_rate)
-        synapse.generation_time_ms = int(round(result.generation_time_s * 1000.0))
-        synapse.model_id = result.audio.model_id
         logger.info(
             "generation %s for %s: %.1f s of audio in %d ms on %s",
             challenge,
