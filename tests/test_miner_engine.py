@@ -287,3 +287,128 @@ def test_queued_work_ahead_counts_against_the_budget(clock, gated):
         gated.gate.set()
     finally:
         engine.stop()
+
+
+class PacedBackend(SineBackend):
+    """A backend whose speed the test sets: each call advances the fake clock by
+    ``seconds_per_audio_second`` × the requested duration (no real waiting)."""
+
+    def __init__(self, clock, seconds_per_audio_second: float) -> None:
+        super().__init__()
+        self.clock = clock
+        self.seconds_per_audio_second = seconds_per_audio_second
+
+    def generate(self, spec):
+        self.clock.t += self.seconds_per_audio_second * spec.duration_seconds
+        return super().generate(spec)
+
+
+def test_first_real_generation_replaces_a_slow_warm_up(clock):
+    backend = PacedBackend(clock, 2.05)  # warm-up measured while the machine was loaded
+    engine = GenerationEngine([backend], queue_size=1, clock=clock)
+    engine.warm_up(_spec(1.0))
+    assert engine.speed(0).seconds_per_audio_second == pytest.approx(2.05) and engine.speed(0).provisional
+    engine.start()
+    try:
+        backend.seconds_per_audio_second = 0.25  # the load is gone
+        engine.submit(_spec(4.0), deadline=clock() + 60).result(timeout=10)
+        assert engine.speed(0).seconds_per_audio_second == pytest.approx(0.25)  # replaced, not averaged
+        assert not engine.speed(0).provisional
+        engine.submit(_spec(27.0), deadline=clock() + 30).result(timeout=10)  # 6.75 s expected: admitted
+    finally:
+        engine.stop()
+
+
+def test_estimate_keeps_learning_and_a_slow_outlier_decays(clock):
+    backend = PacedBackend(clock, 0.3)
+    engine = _engine(backend, clock)
+    rates = []
+    try:
+        for rate in (0.3, 3.0, 0.3, 0.3, 0.3, 0.3):
+            backend.seconds_per_audio_second = rate
+            engine.submit(_spec(2.0), deadline=clock() + 600).result(timeout=10)
+            rates.append(engine.speed(0).seconds_per_audio_second)
+    finally:
+        engine.stop()
+    assert rates[0] == pytest.approx(0.3)
+    assert rates[1] == pytest.approx(0.3 * 3.0 + 0.7 * 0.3)  # EMA, alpha 0.3
+    excess = [r - 0.3 for r in rates[1:]]
+    assert all(b == pytest.approx(0.7 * a) for a, b in zip(excess, excess[1:]))  # decays by 0.7 per generation
+    assert engine.speed(0).generations == 6
+
+
+def test_a_miner_that_refuses_everything_after_a_slow_warm_up_recovers(clock, caplog):
+    """Issue 8: a warm-up under load (2.05 s per audio second) made a miner refuse every request
+    ("27 s clip expected to take 55.35 s") and it never measured again."""
+    import logging
+
+    backend = PacedBackend(clock, 2.05)
+    engine = GenerationEngine([backend], queue_size=1, clock=clock, trial_after=3)
+    engine.warm_up(_spec(1.0))
+    engine.start()
+    backend.seconds_per_audio_second = 0.3
+    try:
+        with caplog.at_level(logging.INFO, logger="tuneforge.miner.engine"):
+            for _ in range(3):
+                with pytest.raises(WouldFinishLate, match=r"expected to take 55\.35 s .*at 2\.05 s per audio second \(warm-up\)"):
+                    engine.submit(_spec(27.0), deadline=clock() + 30)
+        refusals = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused:")]
+        assert len(refusals) == 3 and all("2.05 s per audio second (warm-up)" in m for m in refusals)
+        assert "3 refused in a row while idle" in refusals[-1]
+        trial = engine.submit(_spec(27.0), deadline=clock() + 30)  # the 4th, while idle: run as a trial
+        assert trial.result(timeout=10).audio.samples.shape[1] == 27 * 16_000
+        assert engine.trials == 1
+        assert engine.speed(0).seconds_per_audio_second == pytest.approx(0.3)
+        for seed in range(3):  # learnt: served from now on without further trials
+            engine.submit(_spec(27.0, seed=seed), deadline=clock() + 30).result(timeout=10)
+        assert engine.trials == 1 and engine.speed(0).generations == 4
+    finally:
+        engine.stop()
+
+
+def test_a_truly_slow_device_stays_refusing_after_its_trial(clock):
+    backend = PacedBackend(clock, 2.05)
+    engine = GenerationEngine([backend], queue_size=1, clock=clock, trial_after=2)
+    engine.warm_up(_spec(1.0))
+    engine.start()
+    try:
+        for _ in range(2):
+            with pytest.raises(WouldFinishLate):
+                engine.submit(_spec(27.0), deadline=clock() + 30)
+        engine.submit(_spec(27.0), deadline=clock() + 30).result(timeout=10)  # trial: late, but measured
+        assert engine.speed(0).seconds_per_audio_second == pytest.approx(2.05) and not engine.speed(0).provisional
+        for _ in range(2):  # the counter starts again: a trial only every `trial_after` refusals
+            with pytest.raises(WouldFinishLate, match=r"average of 1 generation\)"):
+                engine.submit(_spec(27.0), deadline=clock() + 30)
+        assert engine.trials == 1
+    finally:
+        engine.stop()
+
+
+def test_refusals_while_busy_do_not_earn_a_trial(clock, gated):
+    engine = GenerationEngine([gated], queue_size=2, clock=clock, trial_after=1)
+    engine.speed(0).observe(audio_seconds=1.0, elapsed_s=2.0)
+    engine.start()
+    try:
+        engine.submit(_spec(1.0), deadline=clock() + 60)
+        assert gated.started.wait(5)
+        for _ in range(3):  # the device is busy: a refusal is fair and no reason to re-measure
+            with pytest.raises(WouldFinishLate):
+                engine.submit(_spec(10.0), deadline=clock() + 5)
+        assert engine.trials == 0
+    finally:
+        gated.gate.set()
+        engine.stop()
+
+
+def test_speed_estimate_describes_itself():
+    speed = SpeedEstimate()
+    assert speed.describe() == "no estimate yet"
+    speed.observe(audio_seconds=1.0, elapsed_s=2.05, warmup=True)
+    assert speed.describe() == "2.05 s per audio second (warm-up)"
+    speed.observe(audio_seconds=2.0, elapsed_s=1.0)
+    assert speed.describe() == "0.50 s per audio second (average of 1 generation)"
+    speed.observe(audio_seconds=1.0, elapsed_s=9.0, warmup=True)  # a later warm-up never moves it
+    assert speed.seconds_per_audio_second == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        SpeedEstimate(alpha=0.0)

@@ -8,6 +8,14 @@ cannot be interrupted, so the engine estimates instead: each device keeps a runn
 generation seconds per second of audio, and a job whose expected generation time exceeds the
 time left is refused at submission, or dropped when a worker picks it up, rather than answered
 late. Jobs whose deadline passed in the queue, or whose caller gave up, are dropped unrun.
+
+The estimate keeps learning from every real generation (an exponential moving average), and the
+warm-up only seeds it: the first real generation replaces a warm-up figure outright, so a
+warm-up measured under load cannot linger. A miner whose estimate refuses everything would
+never measure again, so after ``trial_after`` refusals in a row made while every device was
+idle, the next such request is admitted as a trial and run whatever the estimate says; its
+measured time corrects the estimate (a slow device simply stays slow). Every refusal says which
+estimate it used.
 """
 
 import asyncio
@@ -73,25 +81,61 @@ class SpeedEstimate:
 
     An exponential moving average (weight ``alpha`` on the newest observation) follows a
     device whose speed drifts (thermal throttling, another tenant) without forgetting at once.
+    A warm-up observation (``warmup=True``) is provisional: the first real generation replaces
+    it instead of being averaged with it.
     """
 
     def __init__(self, *, alpha: float = 0.3) -> None:
+        if not 0.0 < alpha <= 1.0:
+            raise ValueError(f"alpha must be in (0, 1], got {alpha}")
         self._alpha = float(alpha)
         self._lock = threading.Lock()
         self._rate: float | None = None
+        self._provisional = False
+        self._generations = 0
 
     @property
     def seconds_per_audio_second(self) -> float | None:
-        """None until the device completed one generation."""
+        """None until the device completed one generation (or the warm-up)."""
         with self._lock:
             return self._rate
 
-    def observe(self, *, audio_seconds: float, elapsed_s: float) -> None:
+    @property
+    def provisional(self) -> bool:
+        """True while the estimate rests on the warm-up alone."""
+        with self._lock:
+            return self._provisional
+
+    @property
+    def generations(self) -> int:
+        """Real generations observed."""
+        with self._lock:
+            return self._generations
+
+    def observe(self, *, audio_seconds: float, elapsed_s: float, warmup: bool = False) -> None:
         if audio_seconds <= 0:
             return
         rate = max(0.0, elapsed_s) / audio_seconds
         with self._lock:
-            self._rate = rate if self._rate is None else self._alpha * rate + (1 - self._alpha) * self._rate
+            if warmup:
+                if self._rate is None or self._provisional:
+                    self._rate, self._provisional = rate, True
+                return  # a warm-up never moves an estimate learnt from real generations
+            if self._rate is None or self._provisional:
+                self._rate = rate
+            else:
+                self._rate = self._alpha * rate + (1 - self._alpha) * self._rate
+            self._provisional = False
+            self._generations += 1
+
+    def describe(self) -> str:
+        """The estimate in words, for logs and refusals: ``"2.05 s per audio second (warm-up)"``."""
+        with self._lock:
+            rate, provisional, n = self._rate, self._provisional, self._generations
+        if rate is None:
+            return "no estimate yet"
+        source = "warm-up" if provisional else f"average of {n} generation{'s' if n != 1 else ''}"
+        return f"{rate:.2f} s per audio second ({source})"
 
     def expected_seconds(self, audio_seconds: float) -> float:
         """Expected generation time for ``audio_seconds`` of audio; 0 before any observation."""
@@ -104,6 +148,7 @@ class _Job:
     spec: MusicSpec
     deadline: float  # monotonic seconds by which generation must finish
     future: concurrent.futures.Future
+    trial: bool = False  # admitted against the estimate to measure the device again
 
 
 _STOP = object()
@@ -165,9 +210,10 @@ class _DeviceWorker:
         if left <= 0:
             job.future.set_exception(WouldFinishLate(f"deadline passed {-left:.2f} s before the job started"))
             return
-        if expected > left:
+        if expected > left and not job.trial:
             job.future.set_exception(
-                WouldFinishLate(f"{job.spec.duration_seconds:g} s clip expected to take {expected:.2f} s on {self.device}, {left:.2f} s left")
+                WouldFinishLate(f"{job.spec.duration_seconds:g} s clip expected to take {expected:.2f} s on {self.device} "
+                                f"at {self.speed.describe()}, {left:.2f} s left")
             )
             return
         started = clock()
@@ -180,6 +226,9 @@ class _DeviceWorker:
             return
         elapsed = clock() - started
         self.speed.observe(audio_seconds=job.spec.duration_seconds, elapsed_s=elapsed)
+        if job.trial:
+            logger.info("trial generation on %s: %.1f s of audio in %.2f s; estimate now %s",
+                        self.device, job.spec.duration_seconds, elapsed, self.speed.describe())
         self.engine.stats.record_generation(elapsed_s=elapsed)
         job.future.set_result(GenerationResult(audio=audio, generation_time_s=elapsed, device=self.device))
 
@@ -189,6 +238,8 @@ class GenerationEngine:
 
     ``queue_size`` jobs may wait behind the running ones. ``clock`` returns monotonic seconds
     (injectable for tests); deadlines passed to :meth:`submit` are on that clock.
+    ``trial_after``: refusals on the estimate in a row, made while every device was idle, after
+    which the next such request is run anyway to measure the device again.
     """
 
     def __init__(
@@ -198,11 +249,17 @@ class GenerationEngine:
         queue_size: int,
         stats: MinerStats | None = None,
         clock: Callable[[], float] = time.monotonic,
+        trial_after: int = 3,
     ) -> None:
         if not backends:
             raise ValueError("the engine needs at least one backend")
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+        if trial_after < 1:
+            raise ValueError(f"trial_after must be >= 1, got {trial_after}")
+        self.trial_after = int(trial_after)
+        self._refused_idle = 0  # refusals on the estimate in a row while idle
+        self.trials = 0
         self._clock = clock
         # Admission is counted, not left to the queue's maxsize: a job sits in the queue for a
         # moment before an idle worker takes it, and a burst must not be refused in that moment.
@@ -259,8 +316,9 @@ class GenerationEngine:
             except Exception as exc:
                 raise GenerationFailed(f"warm-up on {worker.device} failed: {type(exc).__name__}: {exc}") from exc
             elapsed = self._clock() - started
-            worker.speed.observe(audio_seconds=spec.duration_seconds, elapsed_s=elapsed)
-            logger.info("warm-up on %s: %.3f s for %.1f s of audio", worker.device, elapsed, spec.duration_seconds)
+            worker.speed.observe(audio_seconds=spec.duration_seconds, elapsed_s=elapsed, warmup=True)
+            logger.info("warm-up on %s: %.3f s for %.1f s of audio (%s; real generations replace it)",
+                        worker.device, elapsed, spec.duration_seconds, worker.speed.describe())
 
     def start(self) -> None:
         with self._lock:
@@ -345,11 +403,24 @@ class GenerationEngine:
         left = deadline - self._clock()
         expected = self.fastest_expected_seconds(spec.duration_seconds)
         wait = self.expected_wait_seconds()
-        if left <= 0 or wait + expected > left:
-            raise WouldFinishLate(
-                f"{spec.duration_seconds:g} s clip expected to take {expected:.2f} s after {wait:.2f} s in the queue, "
-                f"{left:.2f} s left"
-            )
+        trial = False
+        if left <= 0:
+            raise WouldFinishLate(f"deadline passed {-left:.2f} s before the request arrived")
+        if wait + expected > left:
+            with self._lock:
+                idle = self._running and self._in_flight == 0
+                if idle and self._refused_idle >= self.trial_after:
+                    trial = True  # the estimate is stale or wrong: measure instead of refusing again
+                else:
+                    if idle:
+                        self._refused_idle += 1
+                    refused = self._refused_idle
+            if not trial:
+                message = (f"{spec.duration_seconds:g} s clip expected to take {expected:.2f} s after {wait:.2f} s "
+                           f"in the queue at {self._fastest_speed().describe()}, {left:.2f} s left")
+                logger.info("refused: %s (%d refused in a row while idle; after %d the next is run as a trial)",
+                            message, refused, self.trial_after)
+                raise WouldFinishLate(message)
         future: concurrent.futures.Future = concurrent.futures.Future()
         with self._lock:  # stop() flips _running under this lock, so no job slips in behind it
             if not self._running:
@@ -358,8 +429,18 @@ class GenerationEngine:
                 raise QueueFull(f"all {self.worker_count} device(s) busy and {self.queue_size} job(s) queued")
             self._in_flight += 1
             self._queued_audio_s += spec.duration_seconds
-            self._queue.put_nowait(_Job(spec=spec, deadline=deadline, future=future))
+            self._refused_idle = 0
+            if trial:
+                self.trials += 1
+            self._queue.put_nowait(_Job(spec=spec, deadline=deadline, future=future, trial=trial))
+        if trial:
+            logger.info("admitting a %g s clip as a trial although %s predicts %.2f s for %.2f s left: "
+                        "re-measuring after %d refusals while idle", spec.duration_seconds,
+                        self._fastest_speed().describe(), expected, left, self.trial_after)
         return future
+
+    def _fastest_speed(self) -> SpeedEstimate:
+        return min(self._workers, key=lambda w: w.speed.seconds_per_audio_second or 0.0).speed
 
     async def generate(self, spec: MusicSpec, *, deadline: float) -> GenerationResult:
         """Submit and await ``spec`` without blocking the event loop.
