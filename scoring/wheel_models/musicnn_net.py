@@ -31,16 +31,20 @@ so it is a per-channel affine map. Computation order differs from TensorFlow's b
 - The three temporal kernels share one 128-frame im2col matrix (the 64- and 32-frame windows are
   its middle columns, as TF's asymmetric "same" padding puts them).
 
-Everything is float32 in a fixed order of operations (numpy's pocketfft, OpenBLAS sgemm, whose
-output rows do not depend on the thread count), so results are identical in every process on the
-same machine; they agree with TensorFlow's to ~1e-6 on probabilities (``tests/test_musicnn.py``).
+Everything is float32 in a fixed order of operations: numpy's pocketfft and BLAS sgemm, the latter
+held to one thread for the call (OpenBLAS's results change with its thread count), so outputs
+are bit-identical in every process on the same machine; they agree with TensorFlow's to ~3e-6
+on probabilities (``tests/test_musicnn.py``).
 """
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from threadpoolctl import ThreadpoolController
 
 __all__ = ["N_FRAMES", "N_MELS", "MusicnnNet", "NetOutput", "MusicnnEnsemble"]
 
@@ -55,6 +59,14 @@ _TIMBRAL = ((38, 0, 1), (67, 1, 2))  # (bands, conv2d index, batch_normalization
 _MIDEND = ((5, 6), (6, 7), (7, 8))  # (conv2d index, batch_normalization index)
 _CHUNK_PATCHES = 2  # patches per pass through the front-end
 _ROW_BLOCK = 48  # frames per timbral inverse-DFT matmul
+
+
+_BLAS_LOCK = threading.Lock()  # the BLAS thread limit is process-wide: one forward pass at a time
+
+
+@lru_cache(maxsize=1)
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()
 
 
 def _suffix(index: int) -> str:
@@ -339,6 +351,10 @@ class MusicnnEnsemble:
         patches = np.ascontiguousarray(patches, dtype=np.float32)
         if patches.ndim != 3 or patches.shape[1:] != (N_FRAMES, N_MELS):
             raise ValueError(f"patches must have shape (P, {N_FRAMES}, {N_MELS}), got {patches.shape}")
+        with _BLAS_LOCK, _blas().limit(limits=1, user_api="blas"):
+            return self._forward(patches)
+
+    def _forward(self, patches: np.ndarray) -> list[NetOutput]:
         results: list[list[NetOutput]] = [[] for _ in self.nets]
         for start in range(0, patches.shape[0], _CHUNK_PATCHES):
             chunk = patches[start : start + _CHUNK_PATCHES]
