@@ -13,8 +13,10 @@ Three parts, each printing a table:
    under 1 GB or rejected.
 3. A float32 clip at gains ×0.5 ... ×1e18 against its int16 twin (clip, then PCM16): the
    largest difference over every signal and penalty of ``Scorer.score``.
+4. Where scoring's memory goes on the largest clip the intake accepts (180 s, 96 kHz stereo):
+   the tracemalloc peak of each feature step and signal, largest first.
 
-Usage: ``python bench/bench_intake.py [--skip-timing] [--skip-memory] [--skip-twins]``.
+Usage: ``python bench/bench_intake.py [--skip-timing] [--skip-memory] [--skip-twins] [--skip-steps]``.
 """
 
 import argparse
@@ -136,7 +138,9 @@ def _cases(folder: Path) -> list[tuple[str, Path, float]]:
     put("WAV at 1 Hz (1 MB of samples)", "rate1.wav", _raw_wav(1, 1_000_000), 10)
     put("WAV at 8 Hz (1 MB of samples)", "rate8.wav", _raw_wav(8, 1_000_000), 10)
     ten_s = _flac_bytes(_tiled_piece(10, 32000), 32000)
-    put("FLAC, STREAMINFO claims 10 h", "claims10h.flac", _flac_total(ten_s, 10 * 3600 * 32000), 10)
+    put("FLAC 10 s, STREAMINFO claims 10 h", "claims10h.flac", _flac_total(ten_s, 10 * 3600 * 32000), 10)
+    sixty = _flac_bytes(_tiled_piece(60, 44100), 44100)
+    put("FLAC 60 s, STREAMINFO claims 1 h", "claims1h_60s.flac", _flac_total(sixty, 3600 * 44100), 60)
     put("WAV 600 s, 8 kHz mono PCM16 (9.6 MB)", "600s.wav", _wav_bytes(_tiled_piece(600, 8000)[:1], 8000), 30)
     quiet = np.zeros((1, 600 * 8000), np.float32)
     quiet[0, ::800] = 0.05
@@ -215,11 +219,51 @@ def twins() -> None:
               f"{diffs[worst]:15.2e} {worst:>12s} {pen:16.2e}")
 
 
+# ---------------------------------------------------------------------------------------------
+# 4. where scoring's memory goes on the largest accepted clip
+# ---------------------------------------------------------------------------------------------
+
+
+def memory_steps() -> None:
+    """tracemalloc peak of each Features step and each signal/penalty on 180 s of 96 kHz stereo."""
+    import tracemalloc
+
+    from scoring.features import Features
+    from scoring.penalties import PENALTIES
+    from scoring.signals import SIGNALS
+    from scoring.signals.base import SignalContext
+
+    sr = 96000
+    clip = decode_audio_bytes(_flac_bytes(_tiled_piece(180, sr, gain=0.5, dual_mono=True), sr))
+    print(f"\nscoring memory by step, 180 s 96 kHz stereo (clip {clip.samples.nbytes / 2**20:.0f} MiB float32): "
+          "tracemalloc peak above what was held before the step")
+    tracemalloc.start()
+    features = Features.from_audio(samples=clip.samples, sample_rate=clip.sample_rate)
+    ctx = SignalContext(features=features, request=ScoringRequest(prompt="music", duration_seconds=180), models=None,
+                        history=None, round=None, hotkey="", generation_seconds=None)
+    steps = [(name, lambda n=name: getattr(features, n)) for name in
+             ("rms", "mono_original", "mono", "loudness_lufs", "true_peak_dbfs", "stft", "magnitude", "mel", "hpss")]
+    steps += [(name, lambda fn=fn: fn(ctx)) for name, fn in [*SIGNALS.items(), *PENALTIES.items()]]
+    rows = []
+    for name, fn in steps:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - unavailable signals still count their allocations
+            pass
+        rows.append((name, (tracemalloc.get_traced_memory()[1] - base) / 2**20))
+    tracemalloc.stop()
+    for name, mib in sorted(rows, key=lambda r: -r[1])[:8]:
+        print(f"  {name:22s} +{mib:7.1f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-twins", action="store_true")
+    parser.add_argument("--skip-steps", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if not args.skip_timing:
@@ -228,6 +272,8 @@ def main() -> None:
         memory()
     if not args.skip_twins:
         twins()
+    if not args.skip_steps:
+        memory_steps()
 
 
 if __name__ == "__main__":

@@ -16,9 +16,10 @@ Received audio is untrusted; the order of the checks is what keeps it cheap and 
 3. **Bounded decode.** libsndfile decodes in blocks of :data:`DECODE_BLOCK_FRAMES` frames into a
    buffer that never grows past 180 s at the file's rate, and stops as soon as the clip is longer
    than that (``too_long``): a header that lies about the length (a FLAC claiming 10 h, a FLAC
-   of unknown length, a WAV whose fact chunk is wrong) cannot make the intake allocate more than
-   the largest clip it accepts (180 s × 96 kHz × 2 channels × 4 bytes ≈ 132 MiB). The decoded
-   length, not the header, is what the length bounds finally judge.
+   of unknown length, a WAV whose fact chunk is wrong) cannot make the intake hold more than
+   twice the largest clip it accepts (180 s × 96 kHz × 2 channels × 4 bytes ≈ 132 MiB; two
+   copies only for a moment, while the buffer grows or is trimmed). The decoded length, not the
+   header, is what the length bounds finally judge.
 4. **Sample values.** NaN or Inf anywhere is ``non_finite``. Finite samples beyond full scale
    (only float WAV can hold them; OGG decoders may overshoot slightly) are clipped to [-1, 1] —
    exactly what the integer twin of the same clip holds, since an integer format cannot exceed
