@@ -20,7 +20,10 @@ clip's own signals measure:
    the measure is broken, not the clips, and it is left out for all. A clip that fails leaves
    the round context, and the signals of the other clips that read the round are computed
    again without it; a peer whose analysis fails only when another clip reads it is failed
-   the same way.
+   the same way. So does a clip that a penalty not reading the round already zeroes (a wrong
+   length, audio destroyed by clipping): it scores 0 whatever the round holds, so it cannot
+   move another clip's score (a truncated render delivered first cannot take the fingerprint
+   penalty's "first deliverer keeps its score" from the full clip it resembles).
 4. **History**: the scored clips are added to the miners' history last, so a clip is never
    compared with itself.
 """
@@ -282,25 +285,29 @@ class Scorer:
     # -- step 3: signals and penalties ------------------------------------------------------
     def _measure_round(self, clips: list[_Clip]) -> None:
         """Every signal and penalty of every live clip, then again for the round-reading ones
-        while clips keep failing (each further pass has at least one clip fewer in the context).
+        while the round context shrinks (each further pass has at least one clip fewer in it).
 
         A measure that raises (or gives a non-finite value) on some clips fails those clips; one
         that fails on every clip it ran on is broken, not the clips: it is logged and left out
-        for all of them, as an unavailable signal (or no penalty) with the error as its reason."""
+        for all of them, as an unavailable signal (or no penalty) with the error as its reason.
+        A clip that fails, or that a penalty not reading the round zeroes on its own merits (a
+        wrong length, destroyed audio), leaves the context: it scores 0 whatever the round holds,
+        so it must not move another clip's score either (e.g. take a fingerprint penalty off a
+        clip it resembles by being a truncated render of the same prompt)."""
         measures = _measures()
-        live = list(clips)
-        todo: dict[int, list[str]] = {id(c): list(measures) for c in live}
-        while live:
+        context = list(clips)
+        todo: dict[int, list[str]] = {id(c): list(measures) for c in context}
+        while context:
             errors: dict[str, dict[int, str]] = {}
-            for clip in live:
+            for clip in context:
                 for name in todo[id(clip)]:
                     if clip.failure is not None:
                         break  # failed as another clip's peer: nothing more to measure
-                    error = self._measure(clip, name, measures[name], live)
+                    error = self._measure(clip, name, measures[name], context)
                     if error is not None:
                         errors.setdefault(name, {})[id(clip)] = error
             for name, failed in errors.items():
-                ran = [c for c in live if name in todo[id(c)] and (c.failure is None or id(c) in failed)]
+                ran = [c for c in context if name in todo[id(c)] and (c.failure is None or id(c) in failed)]
                 if len(failed) == len(ran):
                     logger.error("%s failed on every clip of the round (%d); left out: %s",
                                  name, len(ran), next(iter(failed.values())))
@@ -311,16 +318,18 @@ class Scorer:
                 for clip in ran:
                     if id(clip) in failed and clip.failure is None:
                         clip.failure = f"{name} failed: {failed[id(clip)]}"
-            if all(c.failure is None for c in live):
+            leaving = [c for c in context if c.failure is not None or _zero_on_its_own(c)]
+            if not leaving:
                 return
-            live = [c for c in live if c.failure is None]
-            todo = {id(c): [n for n in measures if n in c.round_reads] for c in live}
+            context = [c for c in context if not any(c is x for x in leaving)]
+            todo = {id(c): [n for n in measures if n in c.round_reads] for c in context}
 
-    def _measure(self, clip: _Clip, name: str, fn: _Measure, live: list[_Clip]) -> str | None:
-        """One signal or penalty of ``clip``: stores its value (or why it is unavailable) and
-        returns None, or returns what went wrong (an exception, a non-finite value)."""
+    def _measure(self, clip: _Clip, name: str, fn: _Measure, context: list[_Clip]) -> str | None:
+        """One signal or penalty of ``clip``, with the other clips of ``context`` as its round:
+        stores its value (or why it is unavailable) and returns None, or returns what went wrong
+        (an exception, a non-finite value)."""
         while True:
-            view = _RoundView({p.key: _PeerView(p.features, p.key) for p in live
+            view = _RoundView({p.key: _PeerView(p.features, p.key) for p in context
                                if p is not clip and p.failure is None})
             ctx = SignalContext(
                 features=clip.features, request=clip.entry.request, models=self.models, history=self.history,
@@ -333,7 +342,7 @@ class Scorer:
             except Unavailable as exc:
                 value, reason = None, exc.reason
             except _PeerFailed as exc:
-                peer = next(p for p in live if p.key == exc.key)
+                peer = next(p for p in context if p.key == exc.key)
                 if peer.failure is None:
                     peer.failure = exc.reason
                     logger.warning("clip %s failed while %s's %s read it: %s", exc.key, clip.key, name, exc.reason)
@@ -376,6 +385,11 @@ def _guard(step: Callable[[], None]) -> str | None:
     except Exception as exc:  # noqa: BLE001 - the clip's zero
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+def _zero_on_its_own(clip: _Clip) -> bool:
+    """Whether a penalty that does not read the round already makes the clip's score 0."""
+    return any(clip.values.get(name) == 0.0 for name in PENALTIES if name not in clip.round_reads)
 
 
 def _check_history_items(features: Features) -> None:

@@ -283,3 +283,19 @@ def test_every_entry_gets_a_breakdown_in_order(honest):
     assert results[0].error == "timeout" and "NaN" in results[2].error
     assert "invalid audio" in results[3].error and "silence" in results[4].error
     assert history.hotkeys() == ["a"]
+
+
+def test_a_clip_zeroed_on_its_own_merits_cannot_penalise_another(honest, baseline):
+    """A hostile miner answers first with the opening 30 % of a render that resembles an honest
+    clip (here: the honest clip itself). The duration penalty zeroes it whatever the round holds,
+    so it leaves the round context: the honest clip keeps the score it has without it (before,
+    the fingerprint penalty's "first deliverer keeps its score" rule fell on the honest clip)."""
+    short = honest["a"][:, : int(0.3 * honest["a"].shape[1])].copy()
+    entries = [RoundEntry(hotkey="x", samples=short, sample_rate=SR, request=_req(), generation_seconds=0.1),
+               *_entries(("a", honest["a"]), ("b", honest["b"]))]
+    results, history = _score(entries)
+    assert results[0].final_score == 0.0 and results[0].penalties["duration_penalty"] == 0.0
+    assert results[0].error is None  # scored, not failed: its breakdown says why it earns nothing
+    base, _ = baseline
+    assert [r.to_dict() for r in results[1:]] == [base["a"], base["b"]]
+    assert history.hotkeys() == ["a", "b", "x"]

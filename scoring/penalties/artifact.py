@@ -1,7 +1,10 @@
 """The `artifact_penalty`: audible defects, each a multiplier, multiplied together.
 
 - clipping: share of samples in flat tops (≥ ``CLIP_MIN_RUN`` identical consecutive samples at
-  the clip's peak level); none up to 0.05 %, ``CLIP_FLOOR`` at ``CLIP_SHARE_FULL``.
+  the clip's peak level); none up to 0.05 %, ``CLIP_FLOOR`` at ``CLIP_SHARE_FULL``; beyond
+  ``CLIP_SHARE_SQUARE`` it falls on to 0 at ``CLIP_SHARE_ZERO``: a clip almost all in flat tops
+  is a square wave, not music (a float clip sent at ~1e18 and clipped to full scale by the
+  intake, or its int16 twin, is 99 % flat tops; music at ×4 gain 12 %, at ×10 50 %).
 - short loops: the clip (in 2 s windows) equals itself shifted by 80 ms-1 s (waveform
   correlation ≥ ``LOOP_CORRELATION``) while the correlation around that lag stays low (so a held
   tone, which correlates at every period, is not a loop); multiplier falls with the looped share
@@ -156,9 +159,10 @@ def measure(f: Features) -> dict[str, float]:
 
 
 def multipliers(m: dict[str, float]) -> dict[str, float]:
-    """Each defect's multiplier in [floor, 1]."""
+    """Each defect's multiplier: in [floor, 1], except clipping, which reaches 0 at ``CLIP_SHARE_ZERO``."""
     return {
-        "clipping": 1.0 - (1.0 - C.CLIP_FLOOR) * ramp(m["clipped_share"], 0.0005, C.CLIP_SHARE_FULL),
+        "clipping": (1.0 - (1.0 - C.CLIP_FLOOR) * ramp(m["clipped_share"], 0.0005, C.CLIP_SHARE_FULL))
+        * (1.0 - ramp(m["clipped_share"], C.CLIP_SHARE_SQUARE, C.CLIP_SHARE_ZERO)),
         "loops": 1.0 - (1.0 - C.LOOP_FLOOR) * ramp(m["looped_share"], 0.1, 0.6),
         "clicks": 1.0 - (1.0 - C.CLICK_FLOOR) * ramp(m["clicks_per_minute"], C.CLICK_RATE_FREE, C.CLICK_RATE_FULL),
         "dropouts": max(C.DROPOUT_FLOOR, 1.0 - C.DROPOUT_PER_EVENT * m["dropouts"]),
