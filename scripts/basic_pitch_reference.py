@@ -104,7 +104,8 @@ def synthetic_posteriorgrams(seed: int, n_frames: int = 430) -> tuple[np.ndarray
 
     Overlapping note blobs (random pitch, start, 4-70 frames, level 0.2-0.95, some without an
     onset so the melodia trick must find them) on a noise floor hovering around the 0.3 frame
-    threshold; 8-bit levels make ties for the melodia argmax common.
+    threshold, and onset-less three-note chords whose notes share one envelope; 8-bit levels and
+    the chords make ties for the melodia argmax common, within a frame and across frames.
     """
     rng = np.random.default_rng(seed)
     note = rng.uniform(0.0, 0.36, size=(n_frames, 88)) * (rng.uniform(size=(n_frames, 88)) < 0.3)
@@ -119,6 +120,13 @@ def synthetic_posteriorgrams(seed: int, n_frames: int = 430) -> tuple[np.ndarray
         note[start:stop, pitch] = np.maximum(note[start:stop, pitch], level * decay)
         if rng.uniform() < 0.7:
             onset[start, pitch] = max(onset[start, pitch], rng.uniform(0.3, 1.0))
+    for _ in range(15):  # chords with one envelope: exact ties within a frame, for the argmax
+        pitches = rng.choice(88, size=3, replace=False)
+        start = int(rng.integers(0, n_frames - 20))
+        stop = min(n_frames, start + int(rng.integers(15, 60)))
+        env = rng.uniform(0.4, 0.9) * np.exp(-np.arange(stop - start) / rng.uniform(20, 80))
+        for pitch in pitches:
+            note[start:stop, pitch] = env
     return np.round(note * 255).astype(np.uint8), np.round(onset * 255).astype(np.uint8)
 
 
