@@ -2,6 +2,7 @@
 package's outputs stored by scripts/basic_pitch_reference.py, ground truth on synthesized notes,
 bounded work on long clips, determinism across processes, and bad input."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -19,7 +20,7 @@ SR = bp.SAMPLE_RATE
 FRAME_S = 1.0 / bp.FRAME_RATE_HZ
 
 pytestmark = pytest.mark.skipif(
-    __import__("importlib").util.find_spec("basic_pitch") is None, reason="basic-pitch wheel not installed"
+    importlib.util.find_spec("basic_pitch") is None, reason="basic-pitch wheel not installed"
 )
 
 
