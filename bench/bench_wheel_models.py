@@ -1,6 +1,6 @@
 """Load and per-clip times of the trained models that ship inside pip wheels, on one thread.
 
-    python bench/bench_wheel_models.py [--models basic_pitch] [--reps 3] [--tracks 4] [--music-dir DIR]
+    python bench/bench_wheel_models.py [--models basic_pitch,musicnn] [--reps 3] [--tracks 4] [--music-dir DIR]
 
 One function per model (``bench_<name>``); ``main`` runs those whose wheel is installed. Clips are
 the real corpus excerpts (``--music-dir``, default ``../shared/corpus/real``: the first
@@ -150,8 +150,63 @@ def bench_basic_pitch(clips: dict[str, tuple[np.ndarray, int]], reps: int) -> No
     )
 
 
+def bench_musicnn(clips: dict[str, tuple[np.ndarray, int]], reps: int) -> None:
+    """musicnn taggers (``scoring.wheel_models.musicnn``): checkpoint load, mel, per-tagger and
+    both-tagger times per clip, and the effect of ``max_patches``."""
+    t0 = time.perf_counter()
+    from scoring.wheel_models import musicnn as mnn
+
+    t_import = time.perf_counter() - t0
+    loads = []
+    for name in mnn.TAGGERS:
+        c0, t0 = time.process_time(), time.perf_counter()
+        mnn.MusicnnTagger.load(name)
+        loads.append(f"{name} {(time.process_time() - c0) * 1000:.0f} ms CPU / {(time.perf_counter() - t0) * 1000:.0f} ms wall")
+    print(f"musicnn: import scoring modules {t_import * 1000:.0f} ms wall; checkpoint read + CRC + arrange: {'; '.join(loads)}")
+
+    at_16k: dict[str, np.ndarray] = {}
+    resample_s: dict[str, float] = {}
+    mel_s: dict[str, float] = {}
+    reps_mel: dict[str, np.ndarray] = {}
+    for name, (y, sr) in clips.items():
+        resample_s[name], at_16k[name] = timed(
+            lambda y=y, sr=sr: soxr.resample(y, sr, mnn.SAMPLE_RATE, quality="HQ").astype(np.float32), reps
+        )
+        mel_s[name], reps_mel[name] = timed(lambda y=at_16k[name]: mnn.log_mel(y), reps)
+    for length in ("10s", "30s"):
+        res = statistics.median(v for k, v in resample_s.items() if k.endswith(length))
+        mel = statistics.median(v for k, v in mel_s.items() if k.endswith(length))
+        print(f"  {length}: resample to 16 kHz (soxr HQ) {res * 1000:.1f} ms; log-mel (librosa + float16) {mel * 1000:.1f} ms")
+
+    print(f"  {'clip':>5s} {'taggers':>12s} {'max_patches':>11s} {'patches':>7s} {'forward':>8s} {'per patch':>9s} {'wall':>7s}")
+    cases: list[tuple[str, tuple[str, ...], int | None]] = [
+        ("10s", mnn.TAGGERS, None),
+        ("30s", ("MTT_musicnn",), None),
+        ("30s", ("MSD_musicnn",), None),
+        ("30s", mnn.TAGGERS, None),
+    ] + [("30s", mnn.TAGGERS, k) for k in (3, 5, 7)]
+    for length, taggers, max_patches in cases:
+        cpu, wall, patches = [], [], []
+        for name, rep in reps_mel.items():
+            if not name.endswith(length):
+                continue
+            sec, out = timed(lambda rep=rep, t=taggers, m=max_patches: mnn.analyse_log_mel(rep, taggers=t, max_patches=m), reps)
+            cpu.append(sec)
+            wall.append(statistics.median(WALL))
+            patches.append(next(iter(out.values())).taggram.shape[0])
+        label = "both" if len(taggers) == 2 else taggers[0].split("_")[0]
+        n = statistics.median(patches)
+        forward = statistics.median(cpu)
+        print(
+            f"  {length:>5s} {label:>12s} {'all' if max_patches is None else max_patches:>11} {n:7.0f} {forward:8.3f}"
+            f" {forward / n * 1000:7.1f}ms {statistics.median(wall):7.3f}"
+        )
+    print("  (CPU seconds of the taggers on the log-mel, median over clips; add resample + log-mel for a whole clip)")
+
+
 BENCHES: dict[str, tuple[str, Callable[[dict[str, tuple[np.ndarray, int]], int], None]]] = {
     "basic_pitch": ("basic_pitch", bench_basic_pitch),
+    "musicnn": ("musicnn", bench_musicnn),
 }
 
 
