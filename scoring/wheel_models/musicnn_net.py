@@ -26,8 +26,9 @@ so it is a per-channel affine map. Computation order differs from TensorFlow's b
   Fourier domain: a 96-point DFT of each padded input row (no wrap-around: 59 + 38 - 1 = 30 + 67 - 1
   = 96), a 7-tap complex convolution along time per frequency bin (one small matmul per bin), and
   the inverse DFT of only the valid outputs as one large real matmul -- 2.6x fewer
-  multiply-adds than im2col, and the DFT rows are shared by the 38- and 67-band filters and by
-  every tagger.
+  multiply-adds than im2col (1.4x faster at the lower matmul efficiency of these shapes; the
+  im2col route through onnxruntime's Conv was no faster than numpy's), and the DFT rows are
+  shared by the 38- and 67-band filters.
 - The three temporal kernels share one 128-frame im2col matrix (the 64- and 32-frame windows are
   its middle columns, as TF's asymmetric "same" padding puts them).
 
@@ -57,8 +58,9 @@ _TIME_TAPS = 7  # timbral and mid-end kernels span 7 frames, padded by 3 on each
 _TEMPORAL = ((128, 2, 3), (64, 3, 4), (32, 4, 5))  # (frames, conv2d index, batch_normalization index)
 _TIMBRAL = ((38, 0, 1), (67, 1, 2))  # (bands, conv2d index, batch_normalization index)
 _MIDEND = ((5, 6), (6, 7), (7, 8))  # (conv2d index, batch_normalization index)
-_CHUNK_PATCHES = 2  # patches per pass through the front-end
-_ROW_BLOCK = 48  # frames per timbral inverse-DFT matmul
+_CHUNK_PATCHES = 1  # patches per pass through the front-end
+_ROW_BLOCK = 16  # frames per timbral inverse-DFT matmul (working set ~2 MB: the L2 cache)
+_BAND_BLOCK = 16  # bands per temporal im2col block
 
 
 _BLAS_LOCK = threading.Lock()  # the BLAS thread limit is process-wide: one forward pass at a time
@@ -228,10 +230,13 @@ def _inverse_dft(valid: int) -> np.ndarray:
 
 
 class MusicnnEnsemble:
-    """Several musicnn taggers evaluated together on the same patches.
+    """One or more musicnn taggers evaluated together on the same patches.
 
-    They share the input transforms (the DFT rows of the log-mel, the temporal im2col) and run
-    their front-end filters as one wide matmul; mid- and back-end run per tagger.
+    Several nets share the input transforms (the DFT rows of the log-mel, the temporal im2col)
+    and run their front-end filters as one wide matmul; mid- and back-end run per tagger. On one
+    core that was measured *slower* than one net at a time (0.62-0.65 s vs 0.57-0.60 s for both
+    taggers on a 30 s clip: the wider working set leaves the cache), so
+    :mod:`scoring.wheel_models.musicnn` runs one-net ensembles; the results agree to ~1e-7.
     """
 
     def __init__(self, nets: Sequence[MusicnnNet]) -> None:
@@ -295,13 +300,15 @@ class MusicnnEnsemble:
         before = (widest - 1) // 2
         padded = np.zeros((N_MELS, p, N_FRAMES + widest - 1), dtype=np.float32)
         padded[:, :, before : before + N_FRAMES] = patches.transpose(2, 0, 1)
-        # rows (band, patch, frame): the max over bands is then a reduction over the leading axis
-        cols = sliding_window_view(padded, widest, axis=2).reshape(N_MELS * p * N_FRAMES, widest)  # copies
-        out = []
-        for block, weights, window in self.temporal:
-            z = (cols[:, window] @ weights).reshape(N_MELS, p * N_FRAMES, -1)
-            out.append(block.pool(z.max(axis=0).reshape(p, N_FRAMES, -1)))
-        return out
+        windows = sliding_window_view(padded, widest, axis=2)  # (bands, P, 187, widest), a view
+        pooled = [np.full((p * N_FRAMES, w.shape[1]), -np.inf, dtype=np.float32) for _, w, _ in self.temporal]
+        # band groups keep the im2col block and the outputs in cache; the max over bands runs on
+        for b0 in range(0, N_MELS, _BAND_BLOCK):
+            cols = windows[b0 : b0 + _BAND_BLOCK].reshape(-1, widest)  # rows (band, patch, frame); copies
+            for (_, weights, window), acc in zip(self.temporal, pooled, strict=True):
+                z = (cols[:, window] @ weights).reshape(-1, p * N_FRAMES, weights.shape[1])
+                np.maximum(acc, z.max(axis=0), out=acc)
+        return [block.pool(acc.reshape(p, N_FRAMES, -1)) for (block, _, _), acc in zip(self.temporal, pooled, strict=True)]
 
     # -- mid- and back-end -------------------------------------------------------------------
 
