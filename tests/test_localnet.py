@@ -81,3 +81,83 @@ def test_every_scored_clip_is_stored(localnet_run: tuple[Path, list[dict], dict[
     with sqlite3.connect(db) as conn:
         stored = conn.execute("select count(*) from tracks where is_organic = 0").fetchone()[0]
     assert stored == clips > 0
+
+
+def test_restart_with_the_same_out_never_overwrites_a_round(tmp_path: Path) -> None:
+    """Round folders are named by the validator's round id, which a restart continues."""
+    opts = dict(miners=1, rounds=1, out=tmp_path, bad_miners=0, clip_seconds=(5, 5), timeout_s=10.0)
+    with LocalNetwork(LocalnetOptions(**opts)) as net:
+        net.run()
+    first = (tmp_path / "rounds" / "round_001" / "round.json").read_bytes()
+    with LocalNetwork(LocalnetOptions(**opts)) as net:
+        net.run()
+    assert sorted(d.name for d in (tmp_path / "rounds").iterdir()) == ["round_001", "round_002"]
+    assert (tmp_path / "rounds" / "round_001" / "round.json").read_bytes() == first
+    assert json.loads((tmp_path / "rounds" / "round_002" / "round.json").read_text())["round_id"] == "2"
+
+
+class _Miner:
+    def __init__(self, uid: int, audio: bytes | None) -> None:
+        self.uid, self.audio_bytes, self.audio_format = uid, audio, "wav"
+
+
+class _Result:
+    def __init__(self, round_id: str, miners: list[_Miner]) -> None:
+        self.round_id, self.miners = round_id, miners
+
+    def to_dict(self) -> dict:
+        return {"round_id": self.round_id, "miners": [{"uid": m.uid} for m in self.miners]}
+
+
+def test_save_round_is_atomic_and_never_overwrites(tmp_path: Path) -> None:
+    from tuneforge.localnet.report import round_dir_name, save_round
+
+    result = _Result("7", [_Miner(1, b"RIFF" + b"\0" * 2000), _Miner(2, None)])
+    first = save_round(tmp_path, result)
+    again = save_round(tmp_path, result)  # e.g. the validator's state was deleted, the rounds kept
+    assert (first.name, again.name) == ("round_007", "round_007-2")
+    summary = json.loads((first / "round.json").read_text())
+    assert [m["clip"] for m in summary["miners"]] == ["uid001.wav", None]
+    assert sorted(p.name for p in first.iterdir()) == ["round.json", "uid001.wav"]  # no temp files left
+    assert round_dir_name("12") == "round_012" and round_dir_name("../x y") == "round_.._x_y"
+
+
+def test_save_round_on_a_full_disk_is_one_error_line_and_the_run_goes_on(tmp_path: Path, monkeypatch, caplog) -> None:
+    import errno
+    import logging
+    import os
+
+    from tuneforge.localnet.report import save_round_logged
+
+    def disk_full(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", disk_full)
+    with caplog.at_level(logging.ERROR, logger="tuneforge.localnet.report"):
+        assert save_round_logged(tmp_path, _Result("3", [_Miner(4, b"RIFF" + b"\0" * 100)])) is None
+    monkeypatch.undo()
+    (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    message = record.getMessage()
+    assert "\n" not in message and record.exc_info is None
+    assert message.startswith("round 3 not saved") and "disk full: could not write" in message
+    assert str(tmp_path / "rounds" / "round_003" / "uid004.wav") in message
+    assert not (tmp_path / "rounds" / "round_003" / "uid004.wav").exists()  # no truncated clip
+
+
+def test_cli_rejects_unknown_hostile_kinds_and_bad_clip_seconds(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["localnet", "--hostile", "late,teleport"]) == 2
+    assert "teleport" in capsys.readouterr().err
+    assert cli_main(["localnet", "--clip-seconds", "five"]) == 2
+    assert "--clip-seconds" in capsys.readouterr().err
+    assert cli_main(["localnet", "--miners", "1", "--bad-miners", "1", "--hostile", "disguised-copy"]) == 2
+    assert "honest miner" in capsys.readouterr().err
+
+
+def test_seeded_wallets_are_the_same_in_any_directory(tmp_path: Path) -> None:
+    from tuneforge.localnet.wallets import make_wallet
+
+    a = make_wallet(tmp_path / "a", "miner0", seed=7)
+    b = make_wallet(tmp_path / "b", "miner0", seed=7)
+    c = make_wallet(tmp_path / "c", "miner0", seed=8)
+    assert a.hotkey.ss58_address == b.hotkey.ss58_address != c.hotkey.ss58_address
+    assert a.coldkeypub.ss58_address == b.coldkeypub.ss58_address

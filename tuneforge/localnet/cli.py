@@ -5,6 +5,8 @@ import logging
 import sys
 from pathlib import Path
 
+from tuneforge.localnet.hostile_kinds import HOSTILE_KINDS, parse_hostile_kinds
+
 __all__ = ["register", "run"]
 
 log = logging.getLogger(__name__)
@@ -28,18 +30,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=30.0, help="Validator timeout for a 10 s clip, seconds (default 30).")
     p.add_argument("--api-port", type=int, default=None, help="API port with --serve (default: a free port).")
     p.add_argument("--round-interval", type=float, default=300.0, help="With --serve, seconds between further rounds (default 300).")
+    p.add_argument("--hostile", default=None, metavar="KIND[,KIND...]",
+                   help="Add one hostile miner per kind (or 'all'): " + ", ".join(HOSTILE_KINDS) + ".")
+    p.add_argument("--seed", type=int, default=None,
+                   help="Derive wallets and the validator's challenge secret from this number, so runs with the "
+                   "same seed have the same hotkeys, challenges and seeds (comparable miner by miner).")
+    p.add_argument("--clip-seconds", default=None, metavar="LOW[-HIGH]",
+                   help="Challenge durations in whole seconds (default 5-60), e.g. 5 for short CPU rounds.")
     p.set_defaults(func=run)
+
+
+def _clip_seconds(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    low, _, high = text.partition("-")
+    try:
+        return int(low), int(high or low)
+    except ValueError:
+        raise ValueError(f"--clip-seconds must be LOW or LOW-HIGH whole seconds, got {text!r}") from None
 
 
 def run(args: argparse.Namespace) -> int:
     from tuneforge.localnet.network import LocalnetOptions, LocalNetwork
 
-    options = LocalnetOptions(
-        miners=args.miners, rounds=args.rounds, out=args.out, serve=args.serve, bad_miners=args.bad_miners,
-        netuid=args.netuid, sample_size=args.sample_size, timeout_s=args.timeout, api_port=args.api_port,
-        round_interval_s=args.round_interval,
-    )
     try:
+        options = LocalnetOptions(
+            miners=args.miners, rounds=args.rounds, out=args.out, serve=args.serve, bad_miners=args.bad_miners,
+            netuid=args.netuid, sample_size=args.sample_size, timeout_s=args.timeout, api_port=args.api_port,
+            round_interval_s=args.round_interval, hostile=parse_hostile_kinds(args.hostile), seed=args.seed,
+            clip_seconds=_clip_seconds(args.clip_seconds),
+        )
         options.validate()
     except ValueError as exc:
         sys.stderr.write(f"tuneforge localnet: {exc}\n")

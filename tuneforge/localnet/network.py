@@ -2,12 +2,18 @@
 
 ``LocalNetwork`` brings up the in-process local chain, registers one validator and N miners
 with fresh wallets, starts each miner on a real bittensor axon bound to 127.0.0.1 (one or more
-of them deliberately poor), and drives a validator with a real dendrite through R rounds:
-challenge → generation → strict intake → scoring → EMA → weights set on the chain and read
-back. Nothing leaves 127.0.0.1: the external-IP lookups bittensor makes are pinned first.
+of them deliberately poor, and with ``hostile`` kinds one hostile miner per kind, see
+:mod:`tuneforge.localnet.hostile`), and drives a validator with a real dendrite through R
+rounds: challenge → generation → strict intake → scoring → EMA → weights set on the chain and
+read back. Nothing leaves 127.0.0.1: the external-IP lookups bittensor makes are pinned first.
+
+With ``seed`` the run is reproducible miner by miner: wallets are derived from the seed (the
+same hotkeys in every run) and so is the validator's challenge secret (the same challenges and
+seeds), so a run with hostile miners can be compared with one without them.
 """
 
 import asyncio
+import hashlib
 import logging
 import tempfile
 import time
@@ -17,10 +23,13 @@ from typing import Any
 
 from tuneforge import netutils
 from tuneforge.chain import get_local_chain, reset_local_chain
+from tuneforge.fsutil import atomic_write_bytes
 from tuneforge.generation import GenerationSettings, build_backend
 from tuneforge.generation.base import GenerationBackend
+from tuneforge.localnet.hostile import RelayTarget
+from tuneforge.localnet.hostile_kinds import HOSTILE_KINDS
 from tuneforge.localnet.poor_backends import POOR_KINDS, make_poor_backend
-from tuneforge.localnet.report import format_leaderboard, leaderboard_rows, save_round, write_json
+from tuneforge.localnet.report import format_leaderboard, leaderboard_rows, save_round_logged, write_json
 from tuneforge.localnet.wallets import make_wallet
 
 __all__ = ["LocalnetOptions", "LocalNetwork", "MinerSlot"]
@@ -49,6 +58,9 @@ class LocalnetOptions:
     api_port: int | None = None  # None: a free port
     round_interval_s: float = 300.0  # --serve: seconds between rounds after the scripted ones
     demo_credits: int = 10_000
+    hostile: tuple[str, ...] = ()  # one hostile miner per kind, after the others
+    seed: int | None = None  # fixed wallets and challenge secret: runs comparable miner by miner
+    clip_seconds: tuple[int, int] | None = None  # challenge durations (default 5-60 s)
 
     def validate(self) -> None:
         if self.miners < 1:
@@ -57,6 +69,17 @@ class LocalnetOptions:
             raise ValueError("--rounds must be 0 or more")
         if not 0 <= self.bad_miners <= self.miners:
             raise ValueError("--bad-miners must be between 0 and --miners")
+        unknown = [k for k in self.hostile if k not in HOSTILE_KINDS]
+        if unknown:
+            raise ValueError(f"--hostile: unknown kind {', '.join(unknown)} (kinds: {', '.join(HOSTILE_KINDS)})")
+        if len(set(self.hostile)) != len(self.hostile):
+            raise ValueError("--hostile names a kind twice")
+        if "disguised-copy" in self.hostile and self.miners - self.bad_miners < 1:
+            raise ValueError("--hostile disguised-copy needs an honest miner to copy (--miners above --bad-miners)")
+        if self.clip_seconds is not None:
+            lo, hi = self.clip_seconds
+            if not 1 <= lo <= hi <= 180:
+                raise ValueError("--clip-seconds must be within 1-180 s (LOW or LOW-HIGH)")
 
 
 @dataclass
@@ -69,6 +92,7 @@ class MinerSlot:
     miner: Any = None
     uid: int | None = None
     port: int = 0
+    hostile: str | None = None  # the hostile kind, None for an honest (or merely poor) miner
 
     @property
     def hotkey(self) -> str:
@@ -117,39 +141,49 @@ class LocalNetwork:
         self.chain = get_local_chain(weights_rate_limit=1)
         self.chain.create_subnet(opts.netuid)
         wallets_dir = self.out_dir / "wallets"
-        self.validator_wallet = make_wallet(wallets_dir, "validator")
+        self.validator_wallet = make_wallet(wallets_dir, "validator", seed=opts.seed)
         self.chain.register_neuron(
             opts.netuid, self.validator_wallet.hotkey.ss58_address,
             self.validator_wallet.coldkeypub.ss58_address, stake=VALIDATOR_STAKE, validator_permit=True,
         )
         good = build_backend(GenerationSettings(backend="procedural"))
+        # Register every miner before starting any: a miner reads the metagraph when it starts,
+        # and must know the others (the relay of a disguised-copy run calls an honest miner).
         for i in range(opts.miners):
             poor = i >= opts.miners - opts.bad_miners
             kind = POOR_KINDS[(i - (opts.miners - opts.bad_miners)) % len(POOR_KINDS)] if poor else "procedural"
-            wallet = make_wallet(wallets_dir, f"miner{i}")
-            slot = MinerSlot(index=i, wallet=wallet, backend_name=kind)
+            self.slots.append(MinerSlot(index=i, wallet=make_wallet(wallets_dir, f"miner{i}", seed=opts.seed),
+                                        backend_name=kind))
+        for j, hostile in enumerate(opts.hostile):
+            wallet = make_wallet(wallets_dir, f"hostile-{hostile}", seed=opts.seed)
+            self.slots.append(MinerSlot(index=opts.miners + j, wallet=wallet, backend_name=f"hostile:{hostile}",
+                                        hostile=hostile))
+        for slot in self.slots:
             slot.uid = self.chain.register_neuron(
-                opts.netuid, wallet.hotkey.ss58_address, wallet.coldkeypub.ss58_address,
-                stake=MINER_STAKE, validator_permit=False,
+                opts.netuid, slot.hotkey, slot.wallet.coldkeypub.ss58_address, stake=MINER_STAKE, validator_permit=False,
             )
-            backend = make_poor_backend(kind, good) if poor else good
-            slot.miner = self._start_miner(slot, backend)
-            self.slots.append(slot)
-            log.info("miner %d/%d up: uid %s on %s:%d (%s)", i + 1, opts.miners, slot.uid, LOOPBACK, slot.port, kind)
+        for slot in self.slots:
+            if slot.hostile is not None:
+                slot.miner = self._start_miner(slot, good, hostile=slot.hostile)
+            else:
+                backend = good if slot.backend_name == "procedural" else make_poor_backend(slot.backend_name, good)
+                slot.miner = self._start_miner(slot, backend)
+            log.info("miner %d/%d up: uid %s on %s:%d (%s)", slot.index + 1, len(self.slots), slot.uid, LOOPBACK,
+                     slot.port, slot.backend_name)
         # Registration counts as a weight update on chain: step past the rate limit.
         self.chain.step_block(2)
         self.validator = self._build_validator()
         self.validator.setup()
         self._write_localnet_json()
 
-    def _start_miner(self, slot: MinerSlot, backend: GenerationBackend) -> Any:
+    def _start_miner(self, slot: MinerSlot, backend: GenerationBackend, *, hostile: str | None = None) -> Any:
         from tuneforge.miner.config import MinerConfig
         from tuneforge.miner.neuron import Miner
 
         port = netutils.free_port(LOOPBACK)
         config = MinerConfig(
             netuid=self.options.netuid,
-            wallet_name=f"miner{slot.index}",
+            wallet_name=f"hostile-{hostile}" if hostile else f"miner{slot.index}",
             wallet_hotkey="default",
             wallet_path=str(self.out_dir / "wallets"),
             network="localchain",
@@ -158,11 +192,38 @@ class LocalNetwork:
             axon_external_ip=LOOPBACK,
             resync_interval_s=30.0,
             warmup_seconds=0.5,
+            # A relayer can only copy a miner that serves it: the worst case, so the copy
+            # detector (not the blacklist) is what a disguised-copy run tests.
+            allow_non_validators="disguised-copy" in self.options.hostile,
         )
-        miner = Miner(config, wallet=slot.wallet, subtensor=self.chain, backend=backend, port=port, external_ip=LOOPBACK)
+        if hostile is not None:
+            from tuneforge.localnet.hostile import HostileMiner
+
+            miner = HostileMiner(config, kind=hostile, relay=self._relay_target() if hostile == "disguised-copy" else None,
+                                 wallet=slot.wallet, subtensor=self.chain, backend=backend, port=port,
+                                 external_ip=LOOPBACK)
+        else:
+            miner = Miner(config, wallet=slot.wallet, subtensor=self.chain, backend=backend, port=port,
+                          external_ip=LOOPBACK)
         miner.start()
         slot.port = port
         return miner
+
+    def _relay_target(self) -> RelayTarget:
+        """The first honest miner, as the disguised copy's victim; its seed is read from the
+        validator's challenge store (the leak a relayer would need)."""
+        victim = next(s for s in self.slots if s.hostile is None and s.backend_name == "procedural")
+
+        def seed_of(challenge_id: str, hotkey: str) -> int | None:
+            challenge = None if self.validator is None else self.validator.challenges.get(challenge_id)
+            return None if challenge is None else challenge.seed_for(hotkey)
+
+        return RelayTarget(axon=victim.miner.axon.info(), hotkey=victim.hotkey, seed_of=seed_of)
+
+    def _write_fixed_secret(self, state_dir: Path) -> None:
+        """With ``seed``: the validator's challenge secret derived from it (same challenges every run)."""
+        secret = hashlib.sha256(f"tuneforge-localnet-secret/{int(self.options.seed or 0)}".encode()).hexdigest()
+        atomic_write_bytes(state_dir / "challenge_secret", (secret + "\n").encode("ascii"), mode=0o600)
 
     def _build_validator(self) -> Any:
         from tuneforge.validator.config import build_parser, parse_validator_config
@@ -175,7 +236,7 @@ class LocalNetwork:
             "--subtensor.network", "localchain",
             "--wallet.name", "validator", "--wallet.hotkey", "default",
             "--wallet.path", str(self.out_dir / "wallets"),
-            "--neuron.sample_size", str(opts.sample_size or opts.miners),
+            "--neuron.sample_size", str(opts.sample_size or (opts.miners + len(opts.hostile))),
             "--neuron.timeout", str(opts.timeout_s),
             "--neuron.scoring_workers", str(opts.scoring_workers),
             "--neuron.state_dir", str(state_dir),
@@ -194,6 +255,9 @@ class LocalNetwork:
         elif api_flags:
             argv += ["--api.off"]
         config = parse_validator_config(argv)
+        config.challenge_durations = opts.clip_seconds
+        if opts.seed is not None:
+            self._write_fixed_secret(state_dir)
         return Validator(config, wallet=self.validator_wallet, subtensor=self.chain)
 
     # -- rounds -------------------------------------------------------------------------------
@@ -209,7 +273,7 @@ class LocalNetwork:
                 started = time.monotonic()
                 log.info("round %d/%d: sending a challenge to %d miners ...", r, opts.rounds, len(self.slots))
                 result = await self.validator.run_round()
-                save_round(self.out_dir, r, result)
+                save_round_logged(self.out_dir, result)
                 for m in result.miners:
                     last[m.hotkey] = m.breakdown
                 self.chain.step_block(opts.blocks_per_round)

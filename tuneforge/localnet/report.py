@@ -1,29 +1,26 @@
-"""What the local network writes and prints: localnet.json, leaderboard.json, rounds/, the table."""
+"""What the local network writes and prints: localnet.json, leaderboard.json, rounds/, the table.
 
-import json
+Every file is written atomically and durably (temp file, fsync, rename: ``tuneforge.fsutil``), so
+a crash or a full disk never leaves half a clip or half a JSON file. Round folders are named by
+the validator's round id, which goes on counting across restarts with the same ``--out``, so a
+restart never overwrites an earlier round's folder.
+"""
+
 import logging
-import os
-import tempfile
+import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_json", "leaderboard_rows", "format_leaderboard", "save_round"]
+from tuneforge.fsutil import atomic_write_bytes, atomic_write_json
+
+__all__ = ["write_json", "leaderboard_rows", "format_leaderboard", "save_round", "save_round_logged", "round_dir_name"]
 
 log = logging.getLogger(__name__)
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temp file + rename) so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSON atomically and durably so a reader never sees half a file (raises ``WriteFailed``)."""
+    atomic_write_json(path, data)
 
 
 def leaderboard_rows(
@@ -79,19 +76,50 @@ def format_leaderboard(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def save_round(out_dir: Path, round_index: int, result: Any) -> Path:
-    """Write one round's clips (as received) and breakdowns under ``out_dir/rounds/round_NNN/``.
+def round_dir_name(round_id: str) -> str:
+    """``"7"`` → ``"round_007"``; a non-numeric id keeps its safe characters (``round_<id>``)."""
+    text = str(round_id).strip()
+    if text.isdigit():
+        return f"round_{int(text):03d}"
+    return "round_" + (re.sub(r"[^A-Za-z0-9_.-]", "_", text) or "unnamed")
 
-    ``result`` is the validator's ``RoundResult``; returns the round's directory.
+
+def save_round(out_dir: Path, result: Any) -> Path:
+    """Write one round's clips (as received) and breakdowns under ``out_dir/rounds/round_<id>/``.
+
+    ``result`` is the validator's ``RoundResult``; the folder is named by its ``round_id``. A
+    folder that already exists (the validator's state was deleted but the rounds kept) is never
+    overwritten: the new one gets a ``-2``, ``-3``... suffix. Clips are written first and
+    ``round.json`` last, each atomically, so a folder with a ``round.json`` is complete. Returns
+    the round's directory; raises ``tuneforge.fsutil.WriteFailed`` (``DiskFull``) naming the file.
     """
-    rdir = out_dir / "rounds" / f"round_{round_index:03d}"
-    rdir.mkdir(parents=True, exist_ok=True)
+    rounds = out_dir / "rounds"
+    rounds.mkdir(parents=True, exist_ok=True)
+    base = round_dir_name(result.round_id)
+    rdir, n = rounds / base, 1
+    while True:
+        try:
+            rdir.mkdir()
+            break
+        except FileExistsError:
+            n += 1
+            rdir = rounds / f"{base}-{n}"
     summary = result.to_dict()
-    for item, miner in zip(summary["miners"], result.miners):
+    for item, miner in zip(summary["miners"], result.miners, strict=True):
         item["clip"] = None
         if miner.audio_bytes:
-            clip = rdir / f"uid{miner.uid:03d}.{miner.audio_format or 'wav'}"
-            clip.write_bytes(miner.audio_bytes)
+            fmt = re.sub(r"[^a-z0-9]", "", str(miner.audio_format or "wav").lower()) or "bin"
+            clip = rdir / f"uid{miner.uid:03d}.{fmt}"
+            atomic_write_bytes(clip, miner.audio_bytes)
             item["clip"] = clip.name
     write_json(rdir / "round.json", summary)
     return rdir
+
+
+def save_round_logged(out_dir: Path, result: Any) -> Path | None:
+    """:func:`save_round`; a failure (e.g. a full disk) is one ERROR line and None, and the run goes on."""
+    try:
+        return save_round(out_dir, result)
+    except OSError as exc:
+        log.error("round %s not saved under %s: %s", result.round_id, out_dir / "rounds", exc)
+        return None

@@ -355,13 +355,19 @@ class ChallengeGenerator:
     Args:
         secret: this validator's private salt (bytes or text); other validators and miners cannot
             predict its challenges without it.
+        durations: inclusive range of whole-second durations to draw from (default
+            :data:`DURATION_RANGE`; the local network narrows it to keep CPU rounds short).
     """
 
-    def __init__(self, secret: bytes | str) -> None:
+    def __init__(self, secret: bytes | str, *, durations: tuple[int, int] = DURATION_RANGE) -> None:
         if isinstance(secret, str):
             secret = secret.encode("utf-8")
         if not secret:
             raise ValueError("the challenge secret must not be empty")
+        lo, hi = (int(durations[0]), int(durations[1]))
+        if not DURATION_MIN <= lo <= hi <= DURATION_MAX:
+            raise ValueError(f"durations must satisfy {DURATION_MIN:g} <= low <= high <= {DURATION_MAX:g}, got {durations}")
+        self.durations = (lo, hi)
         self._secret = hashlib.sha256(b"tuneforge-challenge-secret" + secret).hexdigest()
 
     def challenge_id(self, round_id: str | int) -> str:
@@ -381,7 +387,7 @@ class ChallengeGenerator:
         key = _pick_key(rng, info)
         meter = rng.choice(info.meters)
         tempo = rng.randint(*info.tempo)
-        duration = rng.randint(*DURATION_RANGE)
+        duration = rng.randint(*self.durations)
         styles = vocal_styles_for(genre)
         vocals = bool(styles) and rng.random() < VOCAL_CHANCE
         style = rng.choice(styles) if vocals else None

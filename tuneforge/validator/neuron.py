@@ -183,7 +183,10 @@ class Validator:
                 self.subtensor, self.wallet, cfg.netuid,
                 last_weight_block=None if saved is None else saved.last_weight_block)
             if self.generator is None:
-                self.generator = ChallengeGenerator(self._challenge_secret())
+                if cfg.challenge_durations is not None:
+                    self.generator = ChallengeGenerator(self._challenge_secret(), durations=cfg.challenge_durations)
+                else:
+                    self.generator = ChallengeGenerator(self._challenge_secret())
             self.runner = RoundRunner(
                 generator=self.generator, challenges=self.challenges, leaderboard=self.leaderboard,
                 pool=self.scoring_pool, scorer_fn=lambda: self.scorer, store=None, sample_size=cfg.sample_size,
