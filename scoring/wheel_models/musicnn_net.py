@@ -17,7 +17,7 @@ so it is a per-channel affine map. Computation order differs from TensorFlow's b
 - The input batch norm ``a·x + c`` is folded into the first convolutions: ``conv(pad0(a·x + c)) =
   a·conv(pad0(x)) + c·conv(pad0(1))``, the last term a per-(frame, filter) bias that differs from
   the plain sum of the kernel only where the zero padding is inside the window. So one transform
-  of the raw log-mel serves every tagger at once.
+  of the raw log-mel can serve several taggers (:class:`MusicnnEnsemble`).
 - ReLU, a per-channel affine and a max over frequency commute (``max_f(s·relu(z_f + b) + h) =
   s·relu(max_f z_f + b) + h`` for ``s >= 0``, with min for ``s < 0``), so only the max of the raw
   convolution over frequency is needed -- with the filters of negative-scale channels negated,
