@@ -14,10 +14,11 @@ from typing import Any
 
 import librosa
 import numpy as np
-import pyloudnorm
 import soxr
 
 from scoring import constants as C
+from scoring.chunked import mean_square
+from scoring.loudness import integrated_loudness
 from scoring.music_theory import Key
 from scoring.signals.base import ScoringError
 
@@ -106,23 +107,30 @@ class Features:
 
     @functools.cached_property
     def rms(self) -> float:
-        """Full-clip RMS over all channels (linear, full scale = 1)."""
-        return float(np.sqrt(np.mean(np.square(self._samples, dtype=np.float64))))
+        """Full-clip RMS over all channels (linear, full scale = 1); summed in float64 chunk by
+        chunk, bit-identical to the one-shot float64 mean (:mod:`scoring.chunked`)."""
+        return float(np.sqrt(mean_square(self._samples)))
 
     @functools.cached_property
     def mono_rms(self) -> float:
         """RMS of the channel mean at the original rate (linear); near 0 when stereo channels cancel."""
-        return float(np.sqrt(np.mean(np.square(self.mono_original, dtype=np.float64))))
+        return float(np.sqrt(mean_square(self.mono_original)))
 
     @functools.cached_property
     def peak(self) -> float:
         """Sample peak (linear)."""
-        return float(np.max(np.abs(self._samples)))
+        # max(max, -min) is max |x| without an |x| copy of the clip; abs() turns a -0.0 into 0.0
+        return abs(float(max(np.max(self._samples), -np.min(self._samples))))
 
     @functools.cached_property
     def mono_original(self) -> np.ndarray:
-        """Channel mean at the original rate, float32 ``(frames,)``."""
-        return self._samples.mean(axis=0).astype(np.float32) if self.channels > 1 else self._samples[0]
+        """Channel mean at the original rate, float32 ``(frames,)`` (``(left + right) / 2`` in
+        float32, as ``mean(axis=0)`` computes it, built in place: one array, no float64 copy)."""
+        if self.channels == 1:
+            return self._samples[0]
+        out = np.add(self._samples[0], self._samples[1])
+        out /= 2
+        return out
 
     @functools.cached_property
     def mono(self) -> np.ndarray:
@@ -269,11 +277,9 @@ class Features:
     @functools.cached_property
     def loudness_lufs(self) -> float:
         """BS.1770 gated integrated loudness (LUFS) on the original channels and rate; −inf if silent."""
-        data = self._samples.T.astype(np.float64)
-        meter = pyloudnorm.Meter(self._sample_rate)
-        if data.shape[0] < int(0.4 * self._sample_rate) + 1:
-            data = np.concatenate([data, np.zeros((int(0.4 * self._sample_rate) + 1 - data.shape[0], data.shape[1]))])
-        value = float(meter.integrated_loudness(data))
+        # pyloudnorm's measurement, streamed (scoring.loudness): no float64 copy of the clip;
+        # clips under one 400 ms block are zero-padded to one block as before
+        value = integrated_loudness(self._samples, self._sample_rate)
         return value if np.isfinite(value) else float("-inf")
 
     @functools.cached_property
@@ -293,14 +299,28 @@ class Features:
     @functools.cached_property
     def short_term_loudness_db(self) -> np.ndarray:
         """K-free short-term level: RMS dB of 3 s windows hopped by 1 s on :attr:`mono`, ``(windows,)``."""
-        x = self.mono.astype(np.float64)
+        x = self.mono
         sr = C.ANALYSIS_SAMPLE_RATE
         win, hop = 3 * sr, sr
         if x.size <= win:
-            return np.array([10 * np.log10(np.mean(x**2) + 1e-12)])
-        csum = np.concatenate([[0.0], np.cumsum(x**2)])
+            return np.array([10 * np.log10(mean_square(x) + 1e-12)])
+        # the running sum of squares, chunk by chunk: each chunk's first square carries the sum so
+        # far, so the sequential cumsum gives the same bits as one cumsum over the whole clip;
+        # only its values at the window edges are kept
         starts = np.arange(0, x.size - win + 1, hop)
-        return 10 * np.log10((csum[starts + win] - csum[starts]) / win + 1e-12)
+        edges = np.concatenate([starts, starts + win])  # csum index k = sum of the first k squares
+        at_edge = np.zeros(edges.size)
+        carry = 0.0
+        chunk = 1 << 18
+        for lo in range(0, x.size, chunk):
+            sq = np.square(x[lo : lo + chunk], dtype=np.float64)
+            sq[0] += carry
+            csum = np.cumsum(sq, out=sq)
+            inside = (edges > lo) & (edges <= lo + csum.size)
+            at_edge[inside] = csum[edges[inside] - lo - 1]
+            carry = float(csum[-1])
+        csum_start, csum_stop = at_edge[: starts.size], at_edge[starts.size :]
+        return 10 * np.log10((csum_stop - csum_start) / win + 1e-12)
 
     # --- harmonic / percussive and pitch ----------------------------------------------------
     @functools.cached_property

@@ -34,19 +34,38 @@ NAME = "artifact_penalty"
 
 
 def clipped_share(f: Features) -> float:
-    """Share of samples inside flat tops at the peak level (all channels)."""
+    """Share of samples inside flat tops at the peak level (all channels).
+
+    Read in chunks of 2**18 samples per channel (a run crossing a chunk edge is carried over), so
+    no full-length temporaries; the count is exactly the one-pass count.
+    """
+    chunk = 1 << 18
     peak = f.peak
     if peak <= 0:
         return 0.0
+    min_pairs = C.CLIP_MIN_RUN - 1  # a run of ≥ CLIP_MIN_RUN samples = ≥ CLIP_MIN_RUN-1 flat pairs
     total = 0
     for ch in f.samples:
-        at_ceiling = np.abs(ch) >= C.CLIP_LEVEL_RATIO * peak
-        same = np.abs(np.diff(ch)) <= 1e-6
-        flat = at_ceiling[1:] & at_ceiling[:-1] & same  # pairs inside a flat top
-        # runs of ≥ CLIP_MIN_RUN samples = runs of ≥ CLIP_MIN_RUN-1 flat pairs
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], flat.astype(np.int8), [0]])))
-        lengths = edges[1::2] - edges[::2]
-        total += int(np.sum(lengths[lengths >= C.CLIP_MIN_RUN - 1] + 1))
+        n_pairs = ch.size - 1
+        open_run = 0  # flat pairs of a run still going at the end of the previous chunk
+        for lo in range(0, n_pairs, chunk):
+            x = ch[lo : min(lo + chunk, n_pairs) + 1]  # pairs lo .. lo+len(x)-2
+            at_ceiling = np.abs(x) >= C.CLIP_LEVEL_RATIO * peak
+            same = np.abs(np.diff(x)) <= 1e-6
+            flat = at_ceiling[1:] & at_ceiling[:-1] & same  # pairs inside a flat top
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], flat.astype(np.int8), [0]])))
+            lengths = edges[1::2] - edges[::2]
+            if open_run:
+                if flat[0]:
+                    lengths[0] += open_run
+                elif open_run >= min_pairs:
+                    total += open_run + 1
+                open_run = 0
+            if flat[-1]:  # the last run may go on in the next chunk
+                open_run, lengths = int(lengths[-1]), lengths[:-1]
+            total += int(np.sum(lengths[lengths >= min_pairs] + 1))
+        if open_run >= min_pairs:
+            total += open_run + 1
     return total / f.samples.size
 
 
@@ -80,40 +99,69 @@ def looped_share(f: Features) -> float:
 
 
 def click_rate(f: Features) -> float:
-    """Second-difference spikes per minute (events closer than 5 ms merged)."""
+    """Second-difference spikes per minute (events closer than 5 ms merged).
+
+    The second difference and its running energy are made chunk by chunk (2**20 samples plus a
+    ``w``-sample margin each side; that chunking fixes the running sums' rounding, so it stays),
+    the energy and the spike test 2**16 positions at a time: a long clip never holds a
+    full-length copy, and one chunk holds ~13 MB.
+    """
+    chunk, part = 1 << 20, 1 << 16
     x = f.mono_original
     sr = f.sample_rate
     if x.size < sr // 10:
         return 0.0
-    e_all = np.abs(np.diff(x, 2)).astype(np.float32)
+    n_e = x.size - 2  # second differences
     w, q = max(16, int(0.01 * sr)), 3
-    chunk = 1 << 20  # bounded memory for long clips
-    found: list[np.ndarray] = []
-    for start in range(0, e_all.size, chunk):
-        lo, hi = max(0, start - w), min(e_all.size, start + chunk + w)
-        e = e_all[lo:hi].astype(np.float64)
-        cs = np.concatenate([[0.0], np.cumsum(e * e)])
-        idx = np.arange(start - lo, min(start + chunk, e_all.size) - lo)
-        a0, a1 = np.clip(idx - w, 0, e.size), np.clip(idx - q, 0, e.size)
-        b0, b1 = np.clip(idx + q + 1, 0, e.size), np.clip(idx + w + 1, 0, e.size)
-        scale = np.sqrt(((cs[a1] - cs[a0]) + (cs[b1] - cs[b0])) / np.maximum((a1 - a0) + (b1 - b0), 1))
-        hits = (e[idx] > C.CLICK_RATIO * scale) & (e[idx] > 1e-3)
-        found.append(idx[hits] + lo)
-    spikes = np.concatenate(found)
-    if spikes.size == 0:
+    gap = int(0.005 * sr)
+    events, last = 0, -1
+    for start in range(0, n_e, chunk):
+        lo, hi = max(0, start - w), min(n_e, start + chunk + w)
+        step = np.diff(x[lo : hi + 2])
+        e = np.subtract(step[1:], step[:-1])  # np.diff(x, 2), float32; its float64 values are compared
+        del step
+        np.abs(e, out=e)
+        cs = np.empty(e.size + 1)  # [0, cumsum(e * e)] in float64, filled a part at a time:
+        cs[0] = 0.0  # the running sum enters each part's first square, so the bits are one cumsum's
+        for p0 in range(0, e.size, part):
+            sq = np.square(e[p0 : p0 + part], dtype=np.float64)
+            sq[0] += cs[p0]
+            np.cumsum(sq, out=cs[p0 + 1 : p0 + 1 + sq.size])
+        for p0 in range(start - lo, min(start + chunk, n_e) - lo, part):
+            idx = np.arange(p0, min(p0 + part, min(start + chunk, n_e) - lo))
+            a0, a1 = np.clip(idx - w, 0, e.size), np.clip(idx - q, 0, e.size)
+            b0, b1 = np.clip(idx + q + 1, 0, e.size), np.clip(idx + w + 1, 0, e.size)
+            scale = np.sqrt(((cs[a1] - cs[a0]) + (cs[b1] - cs[b0])) / np.maximum((a1 - a0) + (b1 - b0), 1))
+            level = e[idx].astype(np.float64)
+            hits = (level > C.CLICK_RATIO * scale) & (level > 1e-3)
+            spikes = idx[hits] + lo
+            if spikes.size == 0:
+                continue
+            # a spike more than `gap` after the previous one starts an event
+            events += int(np.sum(np.diff(spikes) > gap)) + int(last < 0 or spikes[0] - last > gap)
+            last = int(spikes[-1])
+        del e, cs  # before the next chunk's arrays exist
+    if events == 0:
         return 0.0
-    events = 1 + int(np.sum(np.diff(spikes) > int(0.005 * sr)))
     return events / (f.duration_seconds / 60.0)
 
 
 def dropout_events(f: Features) -> int:
-    """Internal digital-silence gaps entered abruptly from audible audio."""
-    x = f.mono_original.astype(np.float64)
+    """Internal digital-silence gaps entered abruptly from audible audio.
+
+    Block levels are computed a chunk of whole blocks at a time (each block's mean square is the
+    same float64 row mean as over the whole clip), never a float64 copy of the clip.
+    """
+    x = f.mono_original
     block = max(1, int(C.DROPOUT_BLOCK_SECONDS * f.sample_rate))
     n = x.size // block
     if n < 3:
         return 0
-    level = 10 * np.log10(np.mean(x[: n * block].reshape(n, block) ** 2, axis=1) + 1e-20)
+    rows = max(1, (1 << 18) // block)
+    level = np.empty(n)
+    for r in range(0, n, rows):
+        part = x[r * block : min(n, r + rows) * block].astype(np.float64).reshape(-1, block)
+        level[r : r + part.shape[0]] = 10 * np.log10(np.mean(part**2, axis=1) + 1e-20)
     silent = level < C.DROPOUT_SILENT_DBFS
     events = 0
     i = 1

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from scoring import constants as C
+from scoring.chunked import pairwise_sums
 from scoring.curves import plateau, ramp
 from scoring.request import ScoringRequest
 from scoring.signals.base import SignalContext
@@ -45,12 +46,21 @@ def spectral_tilt(f: "Features") -> float:
 
 
 def stereo_correlation(f: "Features") -> float | None:
+    """Zero-lag correlation of left and right over the whole clip (−1..1); None for mono or when a
+    channel is silent. The three float64 sums are made chunk by chunk in numpy's pairwise order
+    (:func:`scoring.chunked.pairwise_sums`): the same bits as summing float64 copies of both
+    channels, without the copies (≈ 0.4 GiB for 180 s of 96 kHz stereo)."""
     st = f.stereo
     if st is None:
         return None
-    left, right = st[0].astype(np.float64), st[1].astype(np.float64)
-    denom = np.sqrt(np.sum(left**2) * np.sum(right**2))
-    return float(np.sum(left * right) / denom) if denom > 0 else None
+
+    def leaf_sums(start: int, stop: int) -> np.ndarray:
+        left, right = st[0, start:stop].astype(np.float64), st[1, start:stop].astype(np.float64)
+        return np.array([np.sum(left**2), np.sum(right**2), np.sum(left * right)])
+
+    left_energy, right_energy, cross = pairwise_sums(leaf_sums, st.shape[1])
+    denom = np.sqrt(left_energy * right_energy)
+    return float(cross / denom) if denom > 0 else None
 
 
 def measure(f: "Features") -> dict[str, float]:
