@@ -2,8 +2,11 @@
 
 A :class:`ScoreBreakdown` lists all 16 published signals (``None`` when unavailable, with the
 reason in ``unavailable``) and all 4 penalties (1.0 when none applies or it cannot be computed,
-with a note in ``penalty_notes``). ``to_dict`` rounds floats to ``DECIMALS`` so two processes
-scoring the same bytes serialise byte-identical breakdowns.
+with a note in ``penalty_notes``). ``sources`` names the trained model behind a signal's value
+where that signal has a weight-free route too (e.g. ``learned_mos`` from Audiobox Aesthetics);
+it is left out of ``to_dict`` when empty, so weight-free breakdowns are unchanged. ``to_dict``
+rounds floats to ``DECIMALS`` so two processes scoring the same bytes serialise byte-identical
+breakdowns.
 """
 
 import math
@@ -42,6 +45,7 @@ class ScoreBreakdown:
     final_score: float = 0.0
     error: str | None = None
     scoring_version: int = C.SCORING_VERSION
+    sources: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def failed(cls, error: str) -> "ScoreBreakdown":
@@ -74,7 +78,7 @@ class ScoreBreakdown:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict with sorted keys and floats rounded to ``DECIMALS`` places."""
-        return {
+        out = {
             "scoring_version": int(self.scoring_version),
             "final_score": _round(self.final_score),
             "composite": _round(self.composite),
@@ -85,6 +89,9 @@ class ScoreBreakdown:
             "penalty_notes": {k: self.penalty_notes[k] for k in sorted(self.penalty_notes)},
             "weights": {k: _round(self.weights[k]) for k in sorted(self.weights)},
         }
+        if self.sources:
+            out["sources"] = {k: self.sources[k] for k in sorted(self.sources)}
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ScoreBreakdown":
@@ -99,4 +106,5 @@ class ScoreBreakdown:
             final_score=float(data["final_score"]),
             error=data.get("error"),
             scoring_version=int(data.get("scoring_version", C.SCORING_VERSION)),
+            sources={k: str(v) for k, v in data.get("sources", {}).items()},
         )

@@ -411,7 +411,20 @@ def _compose(clip: _Clip, *, preference_weight: float) -> ScoreBreakdown:
     return ScoreBreakdown(
         signals=signals, unavailable=unavailable, penalties=penalties, penalty_notes=notes,
         weights=weights, composite=composite, final_score=min(1.0, max(0.0, final)),
+        sources=_signal_sources(clip.features, signals),
     )
+
+
+def _signal_sources(features: Features, signals: dict[str, float | None]) -> dict[str, str]:
+    """signal → the model a signal recorded as its value's source (``extras.set_source``)."""
+    from scoring.models import extras  # late: scoring.models imports the signal registry
+
+    out = {}
+    for name, value in signals.items():
+        source = features.get_extra(extras.SOURCE_PREFIX + name) if value is not None else None
+        if source:
+            out[name] = str(source)
+    return out
 
 
 def _measures() -> dict[str, _Measure]:

@@ -4,16 +4,18 @@
 #   scripts/download_models.sh [TARGET ...] [--dir DIR]
 #
 # TARGET: musicgen-small | musicgen-medium | musicgen-large | musicgen-melody |
-#         musicgen-stereo-small | clap | mert | whisper | all      (default: musicgen-small)
+#         musicgen-stereo-small | clap | mert | whisper | aesthetics | all   (default: musicgen-small)
 # DIR:    ${TUNEFORGE_MODELS_DIR:-$HOME/.cache/tuneforge/models}
 #
 # Each model is saved as a plain directory DIR/<name> (musicgen-small, clap, mert, whisper, ...),
 # which is where the miner and validator look for it (--generation.model facebook/musicgen-small
-# resolves to DIR/musicgen-small). Uses huggingface_hub.snapshot_download; set HF_TOKEN if needed.
+# resolves to DIR/musicgen-small). aesthetics (facebook/audiobox-aesthetics, CC-BY-4.0) goes to
+# DIR/audiobox-aesthetics: config.json + model.safetensors when the hub repo has them, else its
+# checkpoint.pt. Uses huggingface_hub.snapshot_download; set HF_TOKEN if needed.
 set -euo pipefail
 
 usage() {
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 repo_for() {
@@ -26,11 +28,19 @@ repo_for() {
         clap) echo "laion/larger_clap_music" ;;
         mert) echo "m-a-p/MERT-v1-95M" ;;
         whisper) echo "openai/whisper-small" ;;
+        aesthetics) echo "facebook/audiobox-aesthetics" ;;
         *) return 1 ;;
     esac
 }
 
-ALL_TARGETS=(musicgen-small musicgen-medium musicgen-large musicgen-melody musicgen-stereo-small clap mert whisper)
+dir_for() {
+    case "$1" in
+        aesthetics) echo "audiobox-aesthetics" ;;  # the directory scoring.models.load_models reads
+        *) echo "$1" ;;
+    esac
+}
+
+ALL_TARGETS=(musicgen-small musicgen-medium musicgen-large musicgen-melody musicgen-stereo-small clap mert whisper aesthetics)
 DIR="${TUNEFORGE_MODELS_DIR:-$HOME/.cache/tuneforge/models}"
 TARGETS=()
 
@@ -60,13 +70,24 @@ fi
 mkdir -p "$DIR"
 for target in "${TARGETS[@]}"; do
     repo="$(repo_for "$target")"
-    dest="$DIR/$target"
+    dest="$DIR/$(dir_for "$target")"
     echo "==> $repo -> $dest"
     HF_HUB_OFFLINE=0 "$PYTHON" -c '
 import sys
 from huggingface_hub import HfApi, snapshot_download
 repo, dest = sys.argv[1], sys.argv[2]
 files = HfApi().list_repo_files(repo)
+if repo == "facebook/audiobox-aesthetics":
+    # One layout only (scoring/models/aesthetics.py reads either): the hub-mixin files when present.
+    if "config.json" in files and "model.safetensors" in files:
+        allow = ["config.json", "model.safetensors", "README.md"]
+    elif "checkpoint.pt" in files:
+        allow = ["checkpoint.pt", "README.md"]
+    else:
+        sys.exit(f"{repo} has neither config.json + model.safetensors nor checkpoint.pt: {files}")
+    path = snapshot_download(repo_id=repo, local_dir=dest, allow_patterns=allow)
+    print(f"saved {repo} ({', '.join(a for a in allow if a in files)}) to {path}")
+    sys.exit(0)
 # Weights in one format only: safetensors when the repo has them, else PyTorch .bin.
 ignore = ["*.h5", "*.msgpack", "*.ot", "*.onnx", "*.tflite", "*.mlmodel"]
 if any(f.endswith(".safetensors") for f in files):

@@ -65,14 +65,14 @@ def bundle(tiny_dir):
 def test_load_models_finds_the_tiny_models(bundle, tiny_dir):
     assert bundle.clap is not None and bundle.encoder is not None and bundle.whisper is not None
     assert bundle.preference is None and bundle.fad_reference is None
-    assert set(bundle.missing) == {"preference", "fad_reference"}
+    assert set(bundle.missing) == {"aesthetics", "preference", "fad_reference"}
     assert bundle.preference_weight() == 0.0
     assert len(bundle.clap.identity) == 16 and bundle.clap.dim == 16 and bundle.clap.sample_rate == 48_000
 
 
 def test_empty_models_dir_makes_neural_signals_unavailable(tmp_path):
     empty = load_models(tmp_path)
-    assert empty.clap is None and set(empty.missing) == {"clap", "encoder", "whisper", "preference", "fad_reference"}
+    assert empty.clap is None and set(empty.missing) == {"clap", "encoder", "whisper", "aesthetics", "preference", "fad_reference"}
     out = Scorer(models=empty).score(samples=_tone(5.0), sample_rate=SR, request=_request(vocals_requested=True))
     assert out.unavailable["clap"] == "model absent: clap"
     assert out.unavailable["neural_quality"] == "model absent: encoder"
@@ -88,7 +88,7 @@ def test_require_lists_what_is_missing(tmp_path, tiny_dir):
     assert "clap" in str(err.value) and "whisper" in str(err.value)
     with pytest.raises(ModelsMissing) as err:
         load_models(tiny_dir, require=True)  # the three models are there; head and reference are not
-    assert set(err.value.missing) == {"preference", "fad_reference"}
+    assert set(err.value.missing) == {"aesthetics", "preference", "fad_reference"}
 
 
 def test_incomplete_tokenizer_is_refused(tmp_path, tiny_dir):

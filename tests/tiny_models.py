@@ -1,4 +1,5 @@
-"""Tiny random scoring models for tests: CLAP, a HuBERT-style music encoder and Whisper.
+"""Tiny random scoring models for tests: CLAP, a HuBERT-style music encoder, Whisper and
+Audiobox Aesthetics.
 
 Each builder creates a model from a small config, trains its tokenizer in code with the
 ``tokenizers`` library (byte-level BPE for CLAP's RoBERTa text tower and for Whisper), pairs
@@ -30,7 +31,8 @@ from transformers import (
     WhisperProcessor,
 )
 
-__all__ = ["build_tiny_clap", "build_tiny_encoder", "build_tiny_whisper", "build_all"]
+__all__ = ["build_tiny_clap", "build_tiny_encoder", "build_tiny_whisper", "build_tiny_aesthetics", "build_all",
+           "TINY_AESTHETICS_WAVLM"]
 
 _CORPUS = [
     "lo-fi hip hop beat with electric piano and upright bass, 80 BPM, in A minor, 4/4 time",
@@ -130,6 +132,63 @@ def build_tiny_whisper(directory: Path | str, *, seed: int = 0, name: str = "whi
     model = WhisperForConditionalGeneration(config).eval()
     model.save_pretrained(out)
     WhisperProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=80), tokenizer=tokenizer).save_pretrained(out)
+    return out
+
+
+#: The tiny Audiobox Aesthetics encoder: the released model's structure (group-norm extractor,
+#: post-norm layers, gated relative position bias) at 2 layers of 32 and 16-channel convolutions.
+TINY_AESTHETICS_WAVLM = {
+    "encoder_layers": 2, "encoder_embed_dim": 32, "encoder_ffn_embed_dim": 48, "encoder_attention_heads": 2,
+    "conv_feature_layers": "[(16,10,5)] + [(16,3,2)] * 4 + [(16,2,2)] * 2", "conv_pos": 16, "conv_pos_groups": 4,
+    "num_buckets": 32, "max_distance": 64,
+}
+_TINY_AESTHETICS_HEAD = {"proj_num_layer": 1, "proj_ln": False, "proj_act_fn": "gelu", "proj_dropout": 0.0,
+                         "nth_layer": 3, "use_weighted_layer_sum": True, "precision": "32", "normalize_embed": True,
+                         "output_dim": 1}
+_TINY_TARGETS = {"CE": {"mean": 5.6, "std": 1.5}, "CU": {"mean": 6.3, "std": 1.4},
+                 "PC": {"mean": 4.2, "std": 1.8}, "PQ": {"mean": 6.9, "std": 1.2}}
+
+
+def build_tiny_aesthetics(
+    directory: Path | str, *, seed: int = 0, name: str = "audiobox-aesthetics", layout: str = "safetensors",
+    wavlm: dict | None = None,
+) -> Path:
+    """Save a tiny random Audiobox Aesthetics model (``scoring.models.aesthetics_model``, the
+    package's architecture and parameter names) to ``directory / name``, in the hub layout
+    (``layout="safetensors"``: ``config.json`` + ``model.safetensors``, as ``save_pretrained``
+    writes) or the training-checkpoint layout the package's ``infer.py`` reads
+    (``layout="checkpoint"``: ``checkpoint.pt`` with ``model.``-prefixed keys). The encoder's
+    shape goes in ``wavlm_config`` (the real checkpoint has none: the package hard-codes it)."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from scoring.models.aesthetics_model import AesMultiOutput, HeadConfig
+    from scoring.models.wavlm import WavLMConfig
+
+    out = Path(directory) / name
+    out.mkdir(parents=True, exist_ok=True)
+    wavlm = dict(TINY_AESTHETICS_WAVLM if wavlm is None else wavlm)
+    head = dict(_TINY_AESTHETICS_HEAD, nth_layer=int(wavlm.get("encoder_layers", 12)) + 1)
+    torch.manual_seed(seed)
+    model = AesMultiOutput(HeadConfig.from_dict(head, _TINY_TARGETS), WavLMConfig.from_dict(wavlm)).eval()
+    with torch.no_grad():  # away from the uniform layer weights and unit gates of an untrained model
+        for pname, p in model.named_parameters():
+            if pname.startswith("layer_weights.") or pname.endswith("grep_a"):
+                p.add_(0.5 * torch.randn(p.shape))
+            elif pname.startswith("proj_layer."):
+                p.mul_(4.0)  # spread the tiny heads' outputs so the axes vary between clips
+    state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    if layout == "safetensors":
+        save_file(state, str(out / "model.safetensors"))
+        (out / "config.json").write_text(json.dumps(dict(head, target_transform=_TINY_TARGETS, wavlm_config=wavlm,
+                                                         freeze_encoder=True), indent=1))
+    elif layout == "checkpoint":
+        torch.save({"state_dict": {f"model.{k}": v for k, v in state.items()},
+                    "model_cfg": dict(head, wavlm_config=wavlm), "target_transform": _TINY_TARGETS},
+                   out / "checkpoint.pt")
+    else:
+        raise ValueError(f"layout must be 'safetensors' or 'checkpoint', got {layout!r}")
     return out
 
 

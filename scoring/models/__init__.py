@@ -1,8 +1,9 @@
-"""Neural models used by scoring: CLAP, a self-supervised music encoder, Whisper, a preference
-head and the FAD reference statistics, loaded once per process into a :class:`ModelBundle`.
+"""Neural models used by scoring: CLAP, a self-supervised music encoder, Whisper, Audiobox
+Aesthetics, a preference head and the FAD reference statistics, loaded once per process into a
+:class:`ModelBundle`.
 
 ``load_models(models_dir)`` looks for ``clap/``, ``mert/`` (or ``encoder/``), ``whisper/``,
-``preference_head.pt`` and ``fad_reference.npz`` in the directory (default: where
+``audiobox-aesthetics/``, ``preference_head.pt`` and ``fad_reference.npz`` in the directory (default: where
 ``scripts/download_models.sh`` saves, ``$TUNEFORGE_MODELS_DIR`` or ``~/.cache/tuneforge/models``).
 Nothing is downloaded. Each absent piece is None and its signals report
 ``Unavailable("model absent: ...")``; ``require=True`` raises :class:`ModelsMissing` instead. A
@@ -21,10 +22,12 @@ import numpy as np
 
 from scoring import constants as C
 from scoring.fad import FadReference
+from scoring.models.aesthetics import AestheticsPredictor, AestheticsScores
 from scoring.models.clap import ClapEmbedder
 from scoring.models.encoder import EncoderSummary, MusicEncoder
 from scoring.models.extras import (
     ERROR_PREFIX,
+    EXTRA_AESTHETICS,
     EXTRA_CLAP_AUDIO,
     EXTRA_CLAP_SIMILARITY,
     EXTRA_ENCODER,
@@ -53,6 +56,8 @@ __all__ = [
     "EXTRA_INSTRUMENT_MATCH",
     "EXTRA_ENCODER",
     "EXTRA_TRANSCRIPT",
+    "EXTRA_AESTHETICS",
+    "AestheticsScores",
     "EncoderSummary",
     "Transcript",
     "instrument_match",
@@ -63,6 +68,7 @@ logger = logging.getLogger(__name__)
 
 
 ENCODER_DIRS = ("mert", "encoder")
+AESTHETICS_DIR = "audiobox-aesthetics"
 PREFERENCE_FILE = "preference_head.pt"
 FAD_FILE = "fad_reference.npz"
 
@@ -86,6 +92,7 @@ class ModelBundle:
     clap: ClapEmbedder | None = None
     encoder: MusicEncoder | None = None
     whisper: WhisperTranscriber | None = None
+    aesthetics: AestheticsPredictor | None = None
     preference: PreferenceHead | None = None
     fad_reference: FadReference | None = None
     directory: Path | None = None
@@ -102,7 +109,8 @@ class ModelBundle:
     def summary(self) -> str:
         """One line naming what is loaded, for logs."""
         parts = [f"{label}={obj.name if obj is not None else 'absent'}"
-                 for label, obj in (("clap", self.clap), ("encoder", self.encoder), ("whisper", self.whisper))]
+                 for label, obj in (("clap", self.clap), ("encoder", self.encoder), ("whisper", self.whisper),
+                                    ("aesthetics", self.aesthetics))]
         if self.preference is not None:
             parts.append(f"preference=acc {self.preference.val_accuracy:.3f} weight {self.preference_weight():.3f}")
         parts.append("fad_reference=" + ("yes" if self.fad_reference is not None else "absent"))
@@ -125,7 +133,7 @@ class ModelBundle:
         feats = [f for f, _ in todo]
         reqs = [r for _, r in todo]
         for name, step in (("clap", self._prepare_clap), ("encoder", self._prepare_encoder),
-                           ("whisper", self._prepare_whisper)):
+                           ("whisper", self._prepare_whisper), ("aesthetics", self._prepare_aesthetics)):
             try:
                 step(feats, reqs)
             except Exception as exc:  # noqa: BLE001 - logged with traceback and recorded on each clip
@@ -184,6 +192,13 @@ class ModelBundle:
         for k, t in zip(wanted, transcripts):
             feats[k].set_extra(EXTRA_TRANSCRIPT, t)
 
+    def _prepare_aesthetics(self, feats: list["Features"], reqs: list[ScoringRequest]) -> None:
+        if self.aesthetics is None:
+            return
+        scores = self.aesthetics.predict_recordings([(f.mono_original, f.sample_rate) for f in feats])
+        for f, s in zip(feats, scores):
+            f.set_extra(EXTRA_AESTHETICS, s)
+
 
 def instrument_match(*, sims: np.ndarray, label_index: dict[str, int], wanted: list[str]) -> float:
     """Zero-shot instrument credit in [0, 1]: for each requested instrument, the share of the
@@ -219,7 +234,7 @@ def load_models(models_dir: str | Path | None, *, device: str = "cpu", require: 
     missing: dict[str, str] = {}
     if not directory.is_dir():
         missing.update({k: f"models directory {directory} does not exist" for k in
-                        ("clap", "encoder", "whisper", "preference", "fad_reference")})
+                        ("clap", "encoder", "whisper", "aesthetics", "preference", "fad_reference")})
         if require:
             raise ModelsMissing(missing)
         logger.warning("scoring models directory %s does not exist; neural signals are unavailable", directory)
@@ -229,6 +244,8 @@ def load_models(models_dir: str | Path | None, *, device: str = "cpu", require: 
     enc_dir = next((directory / d for d in ENCODER_DIRS if (directory / d).exists()), directory / ENCODER_DIRS[0])
     encoder = _load_piece("encoder", enc_dir, lambda p: MusicEncoder.from_dir(p, device=device), missing)
     whisper = _load_piece("whisper", directory / "whisper", lambda p: WhisperTranscriber.from_dir(p, device=device), missing)
+    aesthetics = _load_piece("aesthetics", directory / AESTHETICS_DIR,
+                             lambda p: AestheticsPredictor.from_dir(p, device=device), missing)
     head = _load_piece("preference", directory / PREFERENCE_FILE, PreferenceHead.load, missing)
     reference = _load_piece("fad_reference", directory / FAD_FILE, _load_reference, missing)
 
@@ -242,7 +259,7 @@ def load_models(models_dir: str | Path | None, *, device: str = "cpu", require: 
         raise ModelsMissing(missing)
     for name, why in sorted(missing.items()):
         logger.info("scoring model %s absent (%s): its signals are unavailable", name, why)
-    bundle = ModelBundle(clap=clap, encoder=encoder, whisper=whisper, preference=head, fad_reference=reference,
+    bundle = ModelBundle(clap=clap, encoder=encoder, whisper=whisper, aesthetics=aesthetics, preference=head, fad_reference=reference,
                          directory=directory, missing=missing)
     logger.info("scoring models loaded from %s: %s", directory, bundle.summary())
     return bundle

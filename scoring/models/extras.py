@@ -12,9 +12,13 @@ __all__ = [
     "EXTRA_INSTRUMENT_MATCH",
     "EXTRA_ENCODER",
     "EXTRA_TRANSCRIPT",
+    "EXTRA_AESTHETICS",
+    "SOURCE_PREFIX",
     "PREPARED",
     "ERROR_PREFIX",
     "clip_model",
+    "clip_aesthetics",
+    "set_source",
 ]
 
 EXTRA_CLAP_AUDIO = "clap_audio_embedding"  # unit float32 (d,)
@@ -22,6 +26,8 @@ EXTRA_CLAP_SIMILARITY = "clap_similarity"  # cosine with the request's text embe
 EXTRA_INSTRUMENT_MATCH = "instrument_match"  # zero-shot instrument credit in [0, 1]
 EXTRA_ENCODER = "encoder_summary"  # scoring.models.encoder.EncoderSummary
 EXTRA_TRANSCRIPT = "whisper_transcript"  # scoring.models.whisper.Transcript
+EXTRA_AESTHETICS = "aesthetics_scores"  # scoring.models.aesthetics.AestheticsScores (CE, CU, PC, PQ on 1-10)
+SOURCE_PREFIX = "signal_source:"  # + signal name → the model that produced its value (ScoreBreakdown.sources)
 PREPARED = "neural_prepared"
 ERROR_PREFIX = "neural_error:"  # + model name → why that model failed on this clip
 
@@ -39,3 +45,23 @@ def clip_model(ctx: SignalContext, name: str):
     if why:
         raise Unavailable(f"error: {name}: {why}")
     return model
+
+
+def clip_aesthetics(ctx: SignalContext):
+    """This clip's ``AestheticsScores``, or None when Audiobox Aesthetics is not loaded (the
+    signal then takes its weight-free route). Raises ``Unavailable("error: aesthetics: ...")``
+    when the model failed on this clip: a configured judge that failed is not silently replaced."""
+    bundle = ctx.models
+    if bundle is None or getattr(bundle, "aesthetics", None) is None:
+        return None
+    clip_model(ctx, "aesthetics")
+    scores = ctx.features.get_extra(EXTRA_AESTHETICS)
+    if scores is None:
+        raise Unavailable("error: aesthetics scores were not computed")
+    return scores
+
+
+def set_source(ctx: SignalContext, signal: str, source: str | None) -> None:
+    """Record which model produced ``signal``'s value on this clip (None: the signal's
+    weight-free route); the scorer copies it into ``ScoreBreakdown.sources``."""
+    ctx.features.set_extra(SOURCE_PREFIX + signal, source)

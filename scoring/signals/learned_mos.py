@@ -9,6 +9,12 @@ audio bandwidth (as in `quality`; muffled audio is perceived as poor). ``x = sig
 1.5·bandwidth + 1·mod + 1.5·harm + 1·(1 − flat) + 1.5·floor + 2·attack)``, reported in
 [0, 1] (map to a 1-5 MOS as ``1 + 4·x``). Not trained: the coefficients were set by hand from how
 reliably each measure separated real music from broken audio in ``scripts/eval_scoring.py``.
+
+When Audiobox Aesthetics is loaded (``scoring.models.aesthetics``), the value is that trained
+model's instead: ``ramp(0.5·PQ + 0.5·CE, 3, 8)`` on its 1–10 axes (production quality and
+content enjoyment: how well made and how enjoyable listeners rate it; 3 = poor → 0, 8 =
+professional → 1), and ``ScoreBreakdown.sources["learned_mos"]`` names the model. See
+docs/models-scoring.md for why these axes and anchors.
 """
 
 import math
@@ -25,6 +31,18 @@ if TYPE_CHECKING:  # signals are imported by scoring.features' import chain
     from scoring.features import Features
 
 NAME = "learned_mos"
+
+#: The trained route: weights of the Audiobox Aesthetics axes and the ramp onto [0, 1].
+AESTHETICS_AXES = {"PQ": 0.5, "CE": 0.5}
+AESTHETICS_FLOOR = 3.0
+AESTHETICS_CEILING = 8.0
+
+
+# scoring.models imports scoring.signals.base, whose package imports this module: import it late.
+def _extras():
+    from scoring.models import extras
+
+    return extras
 
 
 def modulation_share(f: "Features") -> float:
@@ -78,5 +96,17 @@ def score(m: dict[str, float]) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
+def from_aesthetics(scores) -> float:
+    """[0, 1] from an ``AestheticsScores`` (axes on 1–10)."""
+    mixed = sum(w * scores.axis(a) for a, w in AESTHETICS_AXES.items())
+    return ramp(mixed, AESTHETICS_FLOOR, AESTHETICS_CEILING)
+
+
 def compute(ctx: SignalContext) -> float:
+    _extras().set_source(ctx, NAME, None)
+    scores = _extras().clip_aesthetics(ctx)
+    if scores is not None:
+        model = ctx.models.aesthetics
+        _extras().set_source(ctx, NAME, f"{model.name} ({model.identity})")
+        return from_aesthetics(scores)
     return score(measure(ctx.features))

@@ -7,6 +7,12 @@ reference-free fallback: the coherence of the encoder's middle layer over time (
 consecutive ~1 s segment means), mapped from ``ENCODER_COHERENCE_FLOOR`` to ``_CEILING``. The
 fallback says whether the music "stays the same piece"; it cannot tell a polished mix from a
 steady drone, which is why the reference route is the one to deploy (docs/models-scoring.md).
+
+When Audiobox Aesthetics is loaded it takes precedence over the encoder: ``ramp(0.75·PQ +
+0.25·PC, 3, 7)`` on its 1–10 axes. Production quality (clarity, fidelity, balance, dynamics) is
+what this signal's category measures; production complexity (how many sound sources and layers)
+is evidence that noise, steady tones and beeps lack, kept at a quarter so that a solo instrument
+is not punished for being one. ``ScoreBreakdown.sources["neural_quality"]`` names the model.
 """
 
 import math
@@ -25,8 +31,25 @@ def _extras():
 
 NAME = "neural_quality"
 
+#: The Audiobox Aesthetics route: weights of its axes and the ramp onto [0, 1].
+AESTHETICS_AXES = {"PQ": 0.75, "PC": 0.25}
+AESTHETICS_FLOOR = 3.0
+AESTHETICS_CEILING = 7.0
+
+
+def from_aesthetics(scores) -> float:
+    """[0, 1] from an ``AestheticsScores`` (axes on 1–10)."""
+    mixed = sum(w * scores.axis(a) for a, w in AESTHETICS_AXES.items())
+    return ramp(mixed, AESTHETICS_FLOOR, AESTHETICS_CEILING)
+
 
 def compute(ctx: SignalContext) -> float:
+    _extras().set_source(ctx, NAME, None)
+    scores = _extras().clip_aesthetics(ctx)
+    if scores is not None:
+        model = ctx.models.aesthetics
+        _extras().set_source(ctx, NAME, f"{model.name} ({model.identity})")
+        return from_aesthetics(scores)
     _extras().clip_model(ctx, "encoder")
     summary = ctx.features.get_extra(_extras().EXTRA_ENCODER)
     if summary is None:
