@@ -14,7 +14,8 @@ Three parts, each printing a table:
 3. A float32 clip at gains ×0.5 ... ×1e18 against its int16 twin (clip, then PCM16): the
    largest difference over every signal and penalty of ``Scorer.score``.
 4. Where scoring's memory goes on the largest clip the intake accepts (180 s, 96 kHz stereo):
-   the tracemalloc peak of each feature step and signal, largest first.
+   the tracemalloc peak of each feature step and signal above what was held before it, and
+   what it leaves cached, every step, largest first.
 
 Usage: ``python bench/bench_intake.py [--skip-timing] [--skip-memory] [--skip-twins] [--skip-steps]``.
 """
@@ -241,8 +242,9 @@ def memory_steps() -> None:
     features = Features.from_audio(samples=clip.samples, sample_rate=clip.sample_rate)
     ctx = SignalContext(features=features, request=ScoringRequest(prompt="music", duration_seconds=180), models=None,
                         history=None, round=None, hotkey="", generation_seconds=None)
-    steps = [(name, lambda n=name: getattr(features, n)) for name in
-             ("rms", "mono_original", "mono", "loudness_lufs", "true_peak_dbfs", "stft", "magnitude", "mel", "hpss")]
+    steps = [(f"Features.{name}", lambda n=name: getattr(features, n)) for name in
+             ("rms", "peak", "mono_original", "mono_rms", "mono", "loudness_lufs", "true_peak_dbfs",
+              "short_term_loudness_db", "stft", "magnitude", "mel", "hpss")]
     steps += [(name, lambda fn=fn: fn(ctx)) for name, fn in [*SIGNALS.items(), *PENALTIES.items()]]
     rows = []
     for name, fn in steps:
@@ -252,10 +254,14 @@ def memory_steps() -> None:
             fn()
         except Exception:  # noqa: BLE001 - unavailable signals still count their allocations
             pass
-        rows.append((name, (tracemalloc.get_traced_memory()[1] - base) / 2**20))
+        current, peak = tracemalloc.get_traced_memory()
+        rows.append((name, (peak - base) / 2**20, (current - base) / 2**20))
+    total_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    for name, mib in sorted(rows, key=lambda r: -r[1])[:8]:
-        print(f"  {name:22s} +{mib:7.1f} MiB")
+    print(f"  {'step':30s} {'peak MiB':>9s} {'kept MiB':>9s}   (kept: cached results the step leaves behind)")
+    for name, mib, kept in sorted(rows, key=lambda r: -r[1]):
+        print(f"  {name:30s} {mib:+9.1f} {kept:+9.1f}")
+    print(f"  traced peak over all steps (clip included): {total_peak / 2**20:.0f} MiB")
 
 
 def main() -> None:
