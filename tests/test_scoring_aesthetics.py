@@ -344,6 +344,23 @@ def test_a_round_mate_cannot_move_a_clips_scores(bundle):
     assert a.predict_recordings([mine] + others)[0] == alone
 
 
+def test_multi_window_batches_agree_with_one_window_passes(tiny_dir):
+    """The off-CPU route (several windows per forward pass, padded tails masked) gives what one
+    window per pass gives, up to float rounding: padding in a batch mate never leaks into a clip."""
+    a = load_models(tiny_dir).aesthetics
+    recordings = [(_tone(12.5, seed=6), SR), (_tone(3.0, seed=7), SR), (_tone(21.0, f0=150.0, seed=8), SR)]
+    one = a.predict_recordings(recordings)
+    a.batch_windows = 4  # 6 windows: a batch of 4 (two of them padded tails) and a batch of 2
+    try:
+        many = a.predict_recordings(recordings)
+    finally:
+        a.batch_windows = 1
+    assert [s.windows for s in many] == [s.windows for s in one] == [2, 1, 3]
+    for x, y in zip(one, many):
+        for axis in AXES:
+            assert y.axis(axis) == pytest.approx(x.axis(axis), abs=1e-5)
+
+
 def test_prepare_batch_equals_clip_by_clip(tiny_dir):
     b = load_models(tiny_dir)
     clips = [_tone(5.0, seed=k, f0=200.0 + 50 * k) for k in range(3)]

@@ -31,9 +31,10 @@ rounding), cut into 10 s windows every 10 s from the start; the last window is z
 (an 180 s clip: 18 windows). Each axis is the weighted mean of its windows' de-standardised
 predictions. Inference is fp32 on the CPU whatever ``precision`` the checkpoint names (the
 package autocasts when it is ``16``/``bf16``), in eval mode. On the CPU windows go through the
-model one at a time: that is faster there than batches of 4 (6.5 vs 8.5 s per 30 s clip on one
-core, ``bench/bench_scoring_neural.py``) and makes a window's result exactly independent of the
-other clips of the round; other devices take batches of ``GPU_BATCH`` windows.
+model one at a time: that is no slower there than a clip's three windows together (6.9 vs 7.9 s
+per 30 s clip on one shared core, ``bench/bench_scoring_neural.py --full-aesthetics``) and makes a
+window's result exactly independent of the other clips of the round; other devices take batches
+of ``GPU_BATCH`` windows, equal to one-window passes up to float rounding.
 """
 
 import json

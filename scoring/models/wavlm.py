@@ -83,7 +83,7 @@ def _literal(node: ast.AST):
 @dataclass(frozen=True)
 class WavLMConfig:
     """The encoder's shape. Defaults are the package's ``DEFAULT_AUDIO_CFG`` (the released
-    model: WavLM Base+ sized, 12 layers of 768, 94.7 M parameters)."""
+    model: WavLM Base+ sized, 12 layers of 768; 94.4 M parameters with the heads)."""
 
     extractor_mode: str = "default"
     encoder_layers: int = 12
