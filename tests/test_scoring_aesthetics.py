@@ -323,6 +323,23 @@ def test_scores_have_four_axes_and_window_counts(bundle):
         out[0].axis("XX")
 
 
+def test_hostile_audio_gives_finite_axes(bundle):
+    """What a miner can send past the intake (finite, within full scale) gives finite axes: a
+    window of exact digital silence (zero conv output into the group norm), a full-scale square
+    wave, pure DC, a lone click, a clip of a few milliseconds (one real 20 ms frame)."""
+    n = 12 * SR
+    half_silent = np.concatenate([_tone(2.0), np.zeros(n - 2 * SR, np.float32)])
+    square = np.where(np.arange(n) % 64 < 32, 1.0, -1.0).astype(np.float32)
+    dc = np.full(n, 0.5, np.float32)
+    click = np.zeros(n, np.float32)
+    click[n // 2] = 1.0
+    tiny = _tone(0.004)
+    out = bundle.aesthetics.predict_recordings([(x, SR) for x in (half_silent, square, dc, click, tiny)])
+    assert [s.windows for s in out] == [2, 2, 2, 2, 1]
+    for s in out:
+        assert all(np.isfinite(v) for v in s.as_dict().values())
+
+
 def test_resampling_reaches_16k_once(bundle):
     a = bundle.aesthetics
     x = _tone(2.0, sr=44_100)
