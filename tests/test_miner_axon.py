@@ -10,6 +10,8 @@ import threading
 import bittensor as bt
 import pytest
 from bittensor_wallet import Keypair
+from network_synapses import network_class
+from pydantic import Field
 from test_miner_doubles import FakeSubtensor, SineBackend
 
 import tuneforge
@@ -114,9 +116,9 @@ async def test_ping_open_to_registered_non_validator(served):
     assert response.dendrite.status_code == 200
     assert response.is_available is True
     assert response.supported_genres == ["ambient", "jazz"]
-    assert response.supported_durations == [1.0, 30.0]
+    assert response.supported_durations == [5.0, 10.0, 15.0, 20.0, 30.0]  # the network's form, capped at 30 s
     assert response.max_concurrent == 1
-    assert response.gpu_model is None
+    assert response.gpu_model == "N/A"
     assert response.version == tuneforge.__version__
     refused = await _query(STRANGER, miner, PingSynapse(), timeout=10.0)
     assert refused.dendrite.status_code == 403
@@ -130,8 +132,9 @@ async def test_health_report_over_the_wire(served):
     assert report.generations_completed == 1  # the warm-up is not a served generation
     assert report.errors_last_hour == 0
     assert report.uptime_seconds > 0
-    assert report.gpu_utilization is None and report.gpu_memory_used_mb is None
-    assert report.memory_percent is not None and 0 < report.memory_percent <= 100
+    assert report.gpu_utilization == 0.0 and report.gpu_memory_used_mb == 0.0  # no GPU: 0, never null
+    assert report.average_generation_time_ms > 0
+    assert 0 < report.memory_percent <= 100
 
 
 async def test_request_that_cannot_finish_in_time_is_answered_empty_not_late(served):
@@ -244,3 +247,74 @@ async def test_stop_frees_the_port_and_the_miner_restarts(miner_wallet):
     finally:
         miner.stop()
     assert len(chain.serve_calls) == 1  # the chain record already matched on restart: no second serve
+
+
+# -- interop with the network's own classes (tests/network_synapses.py) ----------------------------
+
+
+async def test_networks_dendrite_reads_our_health_report_and_ping(served):
+    """A validator built like the network's (its classes, a real dendrite) gets 200 and numbers, not a 422."""
+    miner, _, _ = served
+    await _query(VALIDATOR, miner, MusicGenerationSynapse(duration_seconds=1.0), timeout=10.0)
+    report = await _query(VALIDATOR, miner, network_class("HealthReportSynapse")(), timeout=10.0)
+    assert report.dendrite.status_code == 200, report.dendrite.status_message
+    assert type(report).__name__ == "HealthReportSynapse" and not isinstance(report, HealthReportSynapse)
+    assert report.generations_completed == 1 and report.gpu_utilization == 0.0 and report.uptime_seconds > 0
+    ping = await _query(VALIDATOR, miner, network_class("PingSynapse")(version_check="1.0.0"), timeout=10.0)
+    assert ping.dendrite.status_code == 200, ping.dendrite.status_message
+    assert ping.is_available is True and ping.supported_durations == [5.0, 10.0, 15.0, 20.0, 30.0]
+
+
+class _OldHealthReport(bt.Synapse):
+    """HealthReportSynapse as earlier TuneForge miners declared it: every field optional, None by default."""
+
+    gpu_utilization: float | None = Field(None, ge=0, le=100)
+    gpu_memory_used_mb: float | None = Field(None, ge=0)
+    cpu_percent: float | None = Field(None, ge=0, le=100)
+    memory_percent: float | None = Field(None, ge=0, le=100)
+    generations_completed: int | None = Field(None, ge=0)
+    average_generation_time_ms: float | None = Field(None, ge=0)
+    uptime_seconds: float | None = Field(None, ge=0)
+    errors_last_hour: int | None = Field(None, ge=0)
+
+
+_OldHealthReport.__name__ = _OldHealthReport.__qualname__ = "HealthReportSynapse"
+_NetworkHealth = network_class("HealthReportSynapse")
+
+
+async def _network_health(synapse: _NetworkHealth) -> _NetworkHealth:
+    synapse.cpu_percent = 7.5
+    synapse.generations_completed = 2
+    return synapse
+
+
+async def _old_health(synapse: _OldHealthReport) -> _OldHealthReport:
+    synapse.generations_completed = 5  # everything else left None, as the old miner did without a GPU
+    return synapse
+
+
+@pytest.mark.parametrize(
+    ("handler", "expected"),
+    [(_network_health, {"cpu_percent": 7.5, "generations_completed": 2, "gpu_utilization": 0.0}),
+     (_old_health, {"cpu_percent": 0.0, "generations_completed": 5, "average_generation_time_ms": 0.0})],
+    ids=["network-miner", "old-tuneforge-miner"],
+)
+async def test_our_dendrite_reads_network_and_old_miners_health(miner_wallet, handler, expected):
+    """Our validator's class rebuilds a report from a miner built like the network's, and from our old nulls."""
+    axon = bt.Axon(wallet=miner_wallet, port=free_port(), ip="127.0.0.1", external_ip="127.0.0.1")
+    axon.attach(forward_fn=handler)
+    from tuneforge.netutils import bind_axon_host, start_axon, stop_axon
+
+    bind_axon_host(axon, "127.0.0.1")
+    start_axon(axon, host="127.0.0.1")
+    dendrite = bt.Dendrite(wallet=VALIDATOR)
+    try:
+        responses = await dendrite(axons=[axon.info()], synapse=HealthReportSynapse(), timeout=10.0, deserialize=False)
+    finally:
+        await dendrite.aclose_session()
+        stop_axon(axon, host="127.0.0.1")
+    report = responses[0]
+    assert report.dendrite.status_code == 200, report.dendrite.status_message
+    assert isinstance(report, HealthReportSynapse)
+    for name, value in expected.items():
+        assert getattr(report, name) == value, name

@@ -12,10 +12,17 @@ import json
 import bittensor as bt
 import numpy as np
 import pytest
+from network_synapses import network_class
 from pydantic import ValidationError
 
 from tuneforge.audio.intake import AudioRejected
-from tuneforge.protocol import HealthReportSynapse, MusicGenerationSynapse, PingSynapse
+from tuneforge.protocol import (
+    HealthReportSynapse,
+    MusicGenerationSynapse,
+    PingSynapse,
+    duration_bounds,
+    served_durations,
+)
 
 BASE_FIELDS = set(bt.Synapse.model_fields)
 
@@ -60,15 +67,16 @@ PING = {
     "max_concurrent": (opt(INT), None, {}),
     "version": (opt(STR), None, {}),
 }
+# HealthReportSynapse: plain numbers with zero defaults, never null (the network's class).
 HEALTH = {
-    "gpu_utilization": ({"anyOf": [{"type": "number", "minimum": 0, "maximum": 100}, {"type": "null"}]}, None, {}),
-    "gpu_memory_used_mb": ({"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}]}, None, {}),
-    "cpu_percent": ({"anyOf": [{"type": "number", "minimum": 0, "maximum": 100}, {"type": "null"}]}, None, {}),
-    "memory_percent": ({"anyOf": [{"type": "number", "minimum": 0, "maximum": 100}, {"type": "null"}]}, None, {}),
-    "generations_completed": ({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]}, None, {}),
-    "average_generation_time_ms": ({"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}]}, None, {}),
-    "uptime_seconds": ({"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}]}, None, {}),
-    "errors_last_hour": ({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]}, None, {}),
+    "gpu_utilization": (FLOAT, 0.0, {"minimum": 0, "maximum": 100}),
+    "gpu_memory_used_mb": (FLOAT, 0.0, {"minimum": 0}),
+    "cpu_percent": (FLOAT, 0.0, {"minimum": 0, "maximum": 100}),
+    "memory_percent": (FLOAT, 0.0, {"minimum": 0, "maximum": 100}),
+    "generations_completed": (INT, 0, {"minimum": 0}),
+    "average_generation_time_ms": (FLOAT, 0.0, {"minimum": 0}),
+    "uptime_seconds": (FLOAT, 0.0, {"minimum": 0}),
+    "errors_last_hour": (INT, 0, {"minimum": 0}),
 }
 CONTRACTS = [(MusicGenerationSynapse, MUSIC), (PingSynapse, PING), (HealthReportSynapse, HEALTH)]
 EMPTY_BODY_HASH = hashlib.sha3_256(b"").hexdigest()
@@ -79,6 +87,22 @@ def _schema_type(prop: dict) -> dict:
     if "anyOf" in prop:
         return {"anyOf": [{k: v for k, v in alt.items() if k in keep} for alt in prop["anyOf"]]}
     return {k: v for k, v in prop.items() if k in ("type", "items")}
+
+
+def test_health_report_is_never_null_on_the_wire():
+    """The network's peers rebuild the report with numeric fields: a null would be a 422/500 there."""
+    body = json.loads(HealthReportSynapse().model_dump_json())
+    for name in HEALTH:
+        assert body[name] == 0 and body[name] is not None, name
+
+
+def test_health_report_reads_the_old_null_form_as_zero():
+    """Earlier TuneForge miners sent null for what they could not measure; our validator reads 0."""
+    old = {name: None for name in HEALTH} | {"generations_completed": 4, "uptime_seconds": 12.5}
+    report = HealthReportSynapse.model_validate_json(json.dumps(old))
+    assert report.generations_completed == 4 and report.uptime_seconds == 12.5
+    assert report.gpu_utilization == 0.0 and report.average_generation_time_ms == 0.0
+    assert type(report.gpu_utilization) is float and type(report.errors_last_hour) is int
 
 
 @pytest.mark.parametrize(("cls", "contract"), CONTRACTS, ids=lambda x: getattr(x, "__name__", ""))
@@ -170,7 +194,7 @@ def test_headers_round_trip():
             audio_b64="UklGRg==", sample_rate=32000, generation_time_ms=1234, model_id="musicgen-small",
         ),
         PingSynapse(version_check="1.0", is_available=True, supported_genres=["jazz"],
-                    supported_durations=[1.0, 180.0], gpu_model="H100", max_concurrent=2, version="0.1"),
+                    supported_durations=[5.0, 10.0, 15.0, 20.0, 30.0], gpu_model="H100", max_concurrent=2, version="0.1"),
         HealthReportSynapse(gpu_utilization=55.5, gpu_memory_used_mb=1024.0, cpu_percent=12.0,
                             memory_percent=40.0, generations_completed=10, average_generation_time_ms=800.0,
                             uptime_seconds=3600.0, errors_last_hour=0),
@@ -207,3 +231,68 @@ def test_read_audio_without_audio_is_rejected():
 def test_deserialize_returns_self(cls):
     syn = cls()
     assert syn.deserialize() is syn
+
+
+# -- the network's form (tests/network_synapses.py holds the network's class definitions) ---------
+
+
+@pytest.mark.parametrize("cls", [PingSynapse, HealthReportSynapse], ids=lambda c: c.__name__)
+def test_same_fields_defaults_and_schema_as_the_network(cls):
+    theirs = network_class(cls.__name__)
+    assert set(cls.model_fields) == set(theirs.model_fields)
+    ours_schema, their_schema = cls.model_json_schema()["properties"], theirs.model_json_schema()["properties"]
+    for name in set(cls.model_fields) - BASE_FIELDS:
+        assert _schema_type(ours_schema[name]) == _schema_type(their_schema[name]), name
+        assert ours_schema[name].get("default") == their_schema[name].get("default"), name
+
+
+def test_our_health_report_parses_as_the_networks_and_back():
+    ours = HealthReportSynapse(cpu_percent=12.5, memory_percent=40.0, generations_completed=3,
+                               average_generation_time_ms=812.0, uptime_seconds=99.0)
+    theirs = network_class("HealthReportSynapse").model_validate_json(ours.model_dump_json())
+    assert theirs.cpu_percent == 12.5 and theirs.gpu_utilization == 0.0 and theirs.generations_completed == 3
+    back = HealthReportSynapse.model_validate_json(theirs.model_dump_json())
+    assert back.model_dump() == ours.model_dump()
+    # A default report (nothing measured yet) is valid on the network's side too.
+    network_class("HealthReportSynapse").model_validate_json(HealthReportSynapse().model_dump_json())
+
+
+def test_our_ping_parses_as_the_networks_and_back():
+    ours = PingSynapse(is_available=True, supported_durations=served_durations(30.0), gpu_model="N/A",
+                       supported_genres=["jazz"], max_concurrent=1, version="0.1.0")
+    theirs = network_class("PingSynapse").model_validate_json(ours.model_dump_json())
+    assert theirs.supported_durations == [5.0, 10.0, 15.0, 20.0, 30.0] and theirs.is_available is True
+    assert PingSynapse.model_validate_json(theirs.model_dump_json()).model_dump() == ours.model_dump()
+
+
+@pytest.mark.parametrize(
+    ("max_seconds", "expected"),
+    [
+        (30.0, [5.0, 10.0, 15.0, 20.0, 30.0]),
+        (47.0, [5.0, 10.0, 15.0, 20.0, 30.0]),
+        (180.0, [5.0, 10.0, 15.0, 20.0, 30.0, 60.0, 90.0, 120.0, 180.0]),
+        (10.0, [5.0, 10.0]),
+        (3.0, [3.0]),
+    ],
+)
+def test_served_durations_are_the_networks_discrete_lengths_capped(max_seconds, expected):
+    assert served_durations(max_seconds) == expected
+
+
+@pytest.mark.parametrize(
+    ("supported", "expected"),
+    [
+        ([5, 10, 15, 20, 30], (5.0, 30.0)),  # the network's form
+        ([1.0, 30.0], (1.0, 30.0)),  # our earlier [min, max] form
+        ([30.0, 1.0], (1.0, 30.0)),
+        ([10.0], (10.0, 10.0)),
+        (None, None),
+        ([], None),
+        ([5.0, float("nan")], None),
+        ([5.0, float("inf")], None),
+        ([-5.0, 30.0], None),
+        ([5.0, 1e9], None),  # beyond the protocol's 180 s: not a real capability
+    ],
+)
+def test_duration_bounds_read_both_forms_and_refuse_nonsense(supported, expected):
+    assert duration_bounds(supported) == expected

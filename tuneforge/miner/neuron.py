@@ -46,7 +46,14 @@ from tuneforge.netutils import (
     start_axon,
     stop_axon,
 )
-from tuneforge.protocol import DURATION_MIN, HealthReportSynapse, MusicGenerationSynapse, PingSynapse
+from tuneforge.protocol import (
+    DURATION_MIN,
+    GPU_MODEL_NONE,
+    HealthReportSynapse,
+    MusicGenerationSynapse,
+    PingSynapse,
+    served_durations,
+)
 from tuneforge.spec import MusicSpec
 
 __all__ = ["Miner", "MinerNotRegistered", "WalletUnusable", "run_miner", "STARTUP_ERRORS"]
@@ -360,7 +367,12 @@ class Miner:
         return self.policy.priority(_caller(synapse), self.registry)
 
     async def forward_ping(self, synapse: PingSynapse) -> PingSynapse:
-        """Report capabilities as they are now (availability reflects queue space)."""
+        """Report capabilities as they are now (availability reflects queue space).
+
+        ``supported_durations`` is the network's form: the discrete lengths served, capped by
+        the backend's maximum (``[5, 10, 15, 20, 30]`` for a 30 s backend); ``gpu_model`` is
+        "N/A" on a CPU-only miner, as the network's miners send it.
+        """
         engine = self.engine
         synapse.version = tuneforge.__version__
         if engine is None:
@@ -368,8 +380,8 @@ class Miner:
             return synapse
         synapse.is_available = engine.is_accepting
         synapse.supported_genres = list(self._genres)
-        synapse.supported_durations = [float(DURATION_MIN), float(engine.max_duration_seconds)]
-        synapse.gpu_model = self._gpu_model
+        synapse.supported_durations = served_durations(engine.max_duration_seconds)
+        synapse.gpu_model = self._gpu_model or GPU_MODEL_NONE
         synapse.max_concurrent = engine.worker_count
         return synapse
 
@@ -389,18 +401,25 @@ class Miner:
         return synapse
 
     def fill_health(self, synapse: HealthReportSynapse, usage: Any) -> HealthReportSynapse:
-        """Copy counters (and ``usage``, a ``SystemUsage`` or None) into ``synapse``."""
+        """Copy counters (and ``usage``, a ``SystemUsage`` or None) into ``synapse``.
+
+        What cannot be measured here (no GPU, no generation yet, no resource sample) is sent as
+        0, the network's default: its peers reject ``null`` in these fields.
+        """
         snap = self.stats.snapshot()
-        synapse.generations_completed = snap.generations_completed
-        synapse.average_generation_time_ms = snap.average_generation_time_ms
-        synapse.errors_last_hour = snap.errors_last_hour
-        synapse.uptime_seconds = snap.uptime_seconds
-        if usage is not None:
-            synapse.cpu_percent = usage.cpu_percent
-            synapse.memory_percent = usage.memory_percent
-            synapse.gpu_utilization = usage.gpu_utilization
-            synapse.gpu_memory_used_mb = usage.gpu_memory_used_mb
+        synapse.generations_completed = int(snap.generations_completed)
+        synapse.average_generation_time_ms = float(snap.average_generation_time_ms or 0.0)
+        synapse.errors_last_hour = int(snap.errors_last_hour)
+        synapse.uptime_seconds = float(snap.uptime_seconds)
+        synapse.cpu_percent = _zero_if_none(getattr(usage, "cpu_percent", None))
+        synapse.memory_percent = _zero_if_none(getattr(usage, "memory_percent", None))
+        synapse.gpu_utilization = _zero_if_none(getattr(usage, "gpu_utilization", None))
+        synapse.gpu_memory_used_mb = _zero_if_none(getattr(usage, "gpu_memory_used_mb", None))
         return synapse
+
+
+def _zero_if_none(value: float | None) -> float:
+    return 0.0 if value is None else float(value)
 
 
 #: Start-up failures that get a one-line message and exit status 1 instead of a traceback.
