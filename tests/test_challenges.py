@@ -11,6 +11,7 @@ from scoring.request import ScoringRequest
 from tuneforge.catalog import GENRES, INSTRUMENTS, METERS, MOODS, VOCAL_STYLES
 from tuneforge.spec import parse_prompt
 from tuneforge.validator.challenges import (
+    DURATION_RANGE,
     Challenge,
     ChallengeGenerator,
     ChallengeStore,
@@ -27,6 +28,14 @@ ROUNDS = range(400)
 def challenges():
     gen = ChallengeGenerator(b"test-secret")
     return [gen.generate(r) for r in ROUNDS]
+
+
+def test_validation_durations_never_exceed_the_networks_30_s():
+    """A default network miner caps at 30 s: no round challenge may ask for more (consensus)."""
+    assert DURATION_RANGE == (5, 30)
+    generator = ChallengeGenerator("duration-secret")
+    drawn = {generator.generate(str(i)).duration_seconds for i in range(300)}
+    assert max(drawn) == 30 and min(drawn) == 5
 
 
 def test_space_is_at_least_a_billion():
@@ -69,7 +78,7 @@ def test_fields_come_from_the_catalogue(challenges):
         assert c.mood in MOODS and c.key_signature in KEY_NAMES
         assert c.time_signature in info.meters and c.time_signature in METERS
         assert info.tempo[0] <= c.tempo_bpm <= info.tempo[1]
-        assert 5 <= c.duration_seconds <= 60 and float(c.duration_seconds).is_integer()
+        assert 5 <= c.duration_seconds <= 30 and float(c.duration_seconds).is_integer()
         assert 1 <= len(c.instruments) <= 4 and set(c.instruments) <= set(info.instruments) <= set(INSTRUMENTS)
         if c.vocals_requested:
             assert c.vocal_style in VOCAL_STYLES and c.lyrics

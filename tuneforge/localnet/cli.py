@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="Derive wallets and the validator's challenge secret from this number, so runs with the "
                    "same seed have the same hotkeys, challenges and seeds (comparable miner by miner).")
     p.add_argument("--clip-seconds", default=None, metavar="LOW[-HIGH]",
-                   help="Challenge durations in whole seconds (default 5-60), e.g. 5 for short CPU rounds.")
+                   help="Challenge durations in whole seconds (default 5-30), e.g. 5 for short CPU rounds.")
     p.set_defaults(func=run)
 
 

@@ -60,7 +60,7 @@ class LocalnetOptions:
     demo_credits: int = 10_000
     hostile: tuple[str, ...] = ()  # one hostile miner per kind, after the others
     seed: int | None = None  # fixed wallets and challenge secret: runs comparable miner by miner
-    clip_seconds: tuple[int, int] | None = None  # challenge durations (default 5-60 s)
+    clip_seconds: tuple[int, int] | None = None  # challenge durations (default 5-30 s)
 
     def validate(self) -> None:
         if self.miners < 1:

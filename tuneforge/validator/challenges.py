@@ -3,7 +3,7 @@
 A :class:`ChallengeGenerator` turns ``(secret, round id)`` into one :class:`Challenge`, drawn from
 the catalogue (``tuneforge.catalog``): a genre, a mood, one of the 24 keys (mode biased by the
 genre), a time signature the genre uses, a tempo in the genre's range, 1-4 instruments from its
-pool, a whole-second duration of 5-60 s and, for genres that suit it, vocals in a catalogue style
+pool, a whole-second duration of 5-30 s and, for genres that suit it, vocals in a catalogue style
 with a few generated lines of lyrics. The prompt is written from the same draw through one of
 several templates, so text and fields agree: key, meter and tempo are in the text exactly as in
 the fields, and an instrumental request says "instrumental" and carries no vocal words. Every
@@ -49,8 +49,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Whole-second durations a round challenge asks for (inclusive).
-DURATION_RANGE = (5, 60)
+#: Whole-second durations a round challenge asks for (inclusive). At most 30 s, as the network's
+#: validators ask, because its reference miner caps generation at 30 s by default: a longer
+#: challenge would zero a default network miner's clip by the duration penalty and set our weights
+#: apart from the other validators' (consensus). Longer clips (up to 180 s) stay possible for
+#: organic requests, which never move the EMA (docs/decisions.md, "Validation clips <= 30 s").
+DURATION_RANGE = (5, 30)
 #: Most instruments one challenge names.
 MAX_INSTRUMENTS = 4
 #: Fewest instruments one challenge names (fewer only when the genre's pool is smaller).

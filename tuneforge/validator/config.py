@@ -75,7 +75,7 @@ class ValidatorConfig:
     # HTTP API: an ``ApiSettings`` (None when the API package is absent) and the off switch
     api: Any = None
     api_off: bool = False
-    #: Whole-second range challenge durations are drawn from; None = the catalogue's 5-60 s.
+    #: Whole-second range challenge durations are drawn from; None = the catalogue's 5-30 s.
     #: No flag: the local network sets it to keep rounds short on a CPU.
     challenge_durations: tuple[int, int] | None = None
     bt_config: Any = field(default=None, repr=False, compare=False)
