@@ -177,13 +177,40 @@ NOTCH_FLOOR = 0.6
 BAND_LIMIT_FREE_HZ = 5000.0
 BAND_LIMIT_FULL_HZ = 3500.0
 BAND_LIMIT_FLOOR = 0.6
-FINGERPRINT_FRAME_HOP = 1  # STFT frames between fingerprint frames (~23 ms)
-FINGERPRINT_WINDOW_FRAMES = 16  # STFT frames summed per fingerprint frame (~370 ms, as Haitsma–Kalker)
-FINGERPRINT_MAX_SECONDS = 30.0  # fingerprints cover the first 30 s (history stays ~5 kB per clip)
-FINGERPRINT_PREFILTER_COSINE = 0.9  # DSP-embedding cosine below which two clips are not compared bit by bit
-FINGERPRINT_MAX_OFFSET_SECONDS = 2.0
-FINGERPRINT_SIM_NONE = 0.85  # similarity (1 − bit error rate) at or below: no penalty
-FINGERPRINT_SIM_FULL = 0.95  # at or above: multiplier 0
+
+# --- Fingerprint (copy detection; scoring/copies/, docs/scoring.md "Fingerprint") ---------------
+# The fingerprint is a spectral-peak print: the strongest peaks of each frame of a log-frequency
+# spectrogram (all channels' power summed, so polarity and channel tricks do not change it).
+FINGERPRINT_SAMPLE_RATE = 8_000  # Hz; every channel is resampled here (content above 4 kHz is ignored)
+FINGERPRINT_N_FFT = 2048  # 256 ms Hann windows (3.9 Hz bins: a third of a semitone from ~200 Hz)
+FINGERPRINT_HOP = 512  # 64 ms between frames
+FINGERPRINT_FMIN_HZ = 130.81  # C3: the lowest log-frequency bin centre
+FINGERPRINT_FMAX_HZ = 3520.0  # A7: ≤ 4 kHz / 2^(2/12), so a +2 semitone shift low-passed at 4 kHz keeps every bin
+FINGERPRINT_BINS_PER_OCTAVE = 36  # a third of a semitone
+FINGERPRINT_MAX_SECONDS = 30.0  # prints cover the first 30 s
+FINGERPRINT_PEAKS_PER_FRAME = 24  # at most this many spectral peaks stored per frame
+FINGERPRINT_PEAK_DEPTH_DB = 36.0  # peaks more than this below the frame's strongest are not stored
+FINGERPRINT_SILENCE_DB = -60.0  # frames whose strongest peak is below this (dB re the clip's loud frames) are silent
+# Alignment: the second print is searched over pitch shift, tempo change and offset.
+FINGERPRINT_MAX_SHIFT_BINS = 10  # ±3.3 semitones (pitch-shift ±2 plus a ±5 % speed change)
+FINGERPRINT_STRETCH_MIN = 0.92  # tempo ratios searched (±5 % stretch with margin), step below
+FINGERPRINT_STRETCH_MAX = 1.08
+FINGERPRINT_STRETCH_STEP = 0.005
+FINGERPRINT_MAX_OFFSET_SECONDS = 1.0  # start offsets searched (delays and trimmed starts up to 0.5 s)
+FINGERPRINT_CANDIDATES = 3  # best pitch shifts × best (stretch, offset) pairs verified
+FINGERPRINT_REFINE_FRAMES = 2  # each segment may move ± this many frames (phase-vocoder drift)
+FINGERPRINT_SEGMENT_FRAMES = 32  # ~2 s
+# Pre-filter: share of each print's 4 strongest peaks per frame found among the other's 10 strongest
+# (±1 bin, ±1 frame) at the best candidate alignment, the smaller of the two directions.
+FINGERPRINT_MATCH_MIN = 0.5  # below: different music, no further check (copies measured ≥ 0.79)
+# Evidence of originality: strong peaks of one clip absent from the other.
+FINGERPRINT_STRONG_DB = 15.0  # a peak within this of its frame's strongest is a strong peak
+FINGERPRINT_MISSING_DB = 15.0  # absent: the other clip is this much weaker there, relative to its frame
+FINGERPRINT_TOLERANCE_BINS = 1  # ... anywhere within ± this many bins (and ± 1 frame)
+FINGERPRINT_EVENT_FRAMES = 3  # absent peaks count when they form a run over at least this many frames (a note)
+FINGERPRINT_EVIDENCE_FULL = 4.0  # missing-note cells per 10 s at or below which the later clip is a copy (multiplier 0)
+FINGERPRINT_EVIDENCE_NONE = 8.0  # at or above: the clips are different music (multiplier 1)
+# --- end of the fingerprint block ------------------------------------------------------------
 
 # --- melody / structural calibration (measured on the real-music corpus, see docs/scoring.md) ---
 MELODY_VOICING_RATIO = 1.5  # melody's own, looser voicing: dense mixes peak at ratio ~1.6-1.9

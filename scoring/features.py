@@ -18,11 +18,12 @@ import soxr
 
 from scoring import constants as C
 from scoring.chunked import mean_square
+from scoring.copies import Fingerprint
 from scoring.loudness import integrated_loudness
 from scoring.music_theory import Key
 from scoring.signals.base import ScoringError
 
-__all__ = ["Features", "fingerprint_similarity"]
+__all__ = ["Features"]
 
 logger = logging.getLogger(__name__)
 
@@ -474,48 +475,8 @@ class Features:
         return vec.astype(np.float32)
 
     @functools.cached_property
-    def fingerprint(self) -> np.ndarray:
-        """Audio fingerprint: one uint32 per ``FINGERPRINT_FRAME_HOP`` STFT frame (~23 ms) over
-        overlapping windows of ``FINGERPRINT_WINDOW_FRAMES`` (~93 ms); bit m = sign of the time
-        difference of the energy difference between mel bands m and m+1 (33 bands from 250 Hz),
-        Haitsma–Kalker style. Robust to gain, resampling and small shifts; covers at most the first
-        ``FINGERPRINT_MAX_SECONDS``. ``(n_frames_fp,)`` uint32."""
-        start = int(np.searchsorted(self.mel_frequencies, 250.0))
-        hop, win = C.FINGERPRINT_FRAME_HOP, C.FINGERPRINT_WINDOW_FRAMES
-        max_frames = int(C.FINGERPRINT_MAX_SECONDS * self.frame_rate)
-        bands = self.mel[start : start + 33, :max_frames].astype(np.float64)
-        if bands.shape[0] < 33 or bands.shape[1] < win + 2 * hop:
-            return np.zeros(0, dtype=np.uint32)
-        csum = np.concatenate([np.zeros((33, 1)), np.cumsum(bands, axis=1)], axis=1)
-        starts = np.arange(0, bands.shape[1] - win + 1, hop)
-        energy = csum[:, starts + win] - csum[:, starts]
-        # floor 30 dB under the frame's loudest band: bits in near-empty bands would be noise
-        e = np.log(energy + 1e-3 * energy.max(axis=0, keepdims=True) + 1e-10)
-        df = e[:-1] - e[1:]  # (32, n)
-        bits = (df[:, 1:] - df[:, :-1]) > 0  # (32, n-1)
-        weights = (np.uint64(1) << np.arange(32, dtype=np.uint64)).astype(np.uint64)
-        return (bits.T.astype(np.uint64) @ weights).astype(np.uint32)
-
-
-def fingerprint_similarity(a: np.ndarray, b: np.ndarray, *, max_offset: int) -> float:
-    """1 − bit error rate between two fingerprints at the best offset within ±``max_offset`` frames.
-
-    ``a``, ``b``: uint32 ``(n,)``. Only offsets overlapping at least half of the shorter print (and
-    ≥ 10 frames) count; 0.0 when none does (too short to compare). Unrelated audio gives ~0.5.
-    """
-    a = np.asarray(a, dtype=np.uint32)
-    b = np.asarray(b, dtype=np.uint32)
-    shorter = min(a.size, b.size)
-    min_overlap = max(10, shorter // 2)
-    best = 0.0
-    for off in range(-max_offset, max_offset + 1):
-        if off >= 0:
-            x, y = a[off:], b
-        else:
-            x, y = a, b[-off:]
-        m = min(x.size, y.size)
-        if m < min_overlap:
-            continue
-        errors = int(np.bitwise_count(np.bitwise_xor(x[:m], y[:m])).sum())
-        best = max(best, 1.0 - errors / (32.0 * m))
-    return best
+    def fingerprint(self) -> Fingerprint:
+        """Spectral-peak fingerprint for copy detection (:class:`scoring.copies.Fingerprint`,
+        first ``FINGERPRINT_MAX_SECONDS``; computed from :attr:`samples`, every channel, not
+        :attr:`mono`, so a phase-inverted channel cannot hide a copy)."""
+        return Fingerprint.from_samples(self._samples, self._sample_rate)

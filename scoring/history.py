@@ -2,8 +2,16 @@
 
 Per hotkey, a bounded deque of ``(embedding, fingerprint)`` pairs: the embedding is the clip's
 CLAP audio embedding when the neural models ran, else its DSP embedding; the fingerprint is the
-clip's bit fingerprint (``Features.fingerprint``). Saved as one ``.npz`` written to a temporary
-file and renamed, so a crash never leaves a half-written history.
+clip's spectral-peak :class:`~scoring.copies.Fingerprint` (``Features.fingerprint``, ≤ 24 kB
+for 30 s). Saved as one compressed ``.npz`` written to a temporary file and renamed, so a crash
+never leaves a half-written history.
+
+File formats: version 2 (this one) stores each fingerprint as two arrays (``…_bins`` uint8,
+``…_levels`` int8) and the fingerprint format it was extracted with. Version 1 files (no
+``format`` in the metadata) stored 32-bit Haitsma–Kalker bit prints, which the copy matcher
+cannot use: they load with their embeddings and without fingerprints (logged), so a validator
+upgrading keeps its diversity history and rebuilds the fingerprint history as clips arrive.
+Fingerprints of another extraction format are dropped the same way.
 """
 
 import json
@@ -16,12 +24,15 @@ from pathlib import Path
 import numpy as np
 
 from scoring import constants as C
+from scoring.copies.prints import FORMAT_VERSION as FINGERPRINT_FORMAT
+from scoring.copies.prints import Fingerprint
 
-__all__ = ["MinerHistory", "HistoryEntry"]
+__all__ = ["MinerHistory", "HistoryEntry", "FILE_FORMAT"]
 
 logger = logging.getLogger(__name__)
 
-HistoryEntry = tuple[np.ndarray | None, np.ndarray | None]
+HistoryEntry = tuple[np.ndarray | None, Fingerprint | None]
+FILE_FORMAT = 2
 
 
 class MinerHistory:
@@ -33,11 +44,12 @@ class MinerHistory:
         self.maxlen = int(maxlen)
         self._entries: dict[str, deque[HistoryEntry]] = {}
 
-    def add(self, hotkey: str, *, embedding: np.ndarray | None = None, fingerprint: np.ndarray | None = None) -> None:
-        """Append one clip's embedding (float ``(d,)``) and fingerprint (uint32 ``(n,)``)."""
+    def add(self, hotkey: str, *, embedding: np.ndarray | None = None, fingerprint: Fingerprint | None = None) -> None:
+        """Append one clip's embedding (float ``(d,)``) and :class:`Fingerprint`."""
         emb = None if embedding is None else np.asarray(embedding, dtype=np.float32).ravel().copy()
-        fp = None if fingerprint is None else np.asarray(fingerprint, dtype=np.uint32).ravel().copy()
-        self._entries.setdefault(hotkey, deque(maxlen=self.maxlen)).append((emb, fp))
+        if fingerprint is not None and not isinstance(fingerprint, Fingerprint):
+            raise TypeError(f"fingerprint must be a scoring.copies.Fingerprint, got {type(fingerprint).__name__}")
+        self._entries.setdefault(hotkey, deque(maxlen=self.maxlen)).append((emb, fingerprint))
 
     def hotkeys(self) -> list[str]:
         return sorted(self._entries)
@@ -57,7 +69,8 @@ class MinerHistory:
         dim = embs[-1].size
         return np.stack([e for e in embs if e.size == dim]).astype(np.float32)
 
-    def fingerprints(self, hotkey: str) -> list[np.ndarray]:
+    def fingerprints(self, hotkey: str) -> list[Fingerprint]:
+        """The hotkey's stored fingerprints, oldest first."""
         return [f for _, f in self._entries.get(hotkey, ()) if f is not None]
 
     def forget(self, hotkey: str) -> None:
@@ -65,7 +78,7 @@ class MinerHistory:
         self._entries.pop(hotkey, None)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write all entries to ``path`` (.npz) atomically (temporary file in the same folder, then rename)."""
+        """Write all entries to ``path`` (.npz, format 2) atomically (temporary file in the same folder, then rename)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, np.ndarray] = {}
@@ -79,15 +92,17 @@ class MinerHistory:
                     arrays[keys[0]] = emb
                 if fp is not None:
                     keys[1] = f"f{h_i}_{e_i}"
-                    arrays[keys[1]] = fp
+                    for name, arr in fp.to_arrays().items():
+                        arrays[f"{keys[1]}_{name}"] = arr
                 rows.append(keys)
             index[hotkey] = rows
-        meta = json.dumps({"maxlen": self.maxlen, "index": index})
+        meta = json.dumps({"format": FILE_FORMAT, "fingerprint_format": FINGERPRINT_FORMAT,
+                           "maxlen": self.maxlen, "index": index})
         arrays["__meta__"] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
+                np.savez_compressed(fh, **arrays)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -95,18 +110,30 @@ class MinerHistory:
 
     @classmethod
     def load(cls, path: str | os.PathLike, maxlen: int | None = None) -> "MinerHistory":
-        """Read a history written by :meth:`save`. Raises ValueError when the file is not one."""
+        """Read a history written by :meth:`save` (format 2) or by the format-1 writer (its
+        fingerprints are dropped, embeddings kept). Raises ValueError when the file is not one."""
         try:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(bytes(data["__meta__"]).decode("utf-8"))
+                version = int(meta.get("format", 1))
+                if version not in (1, FILE_FORMAT):
+                    raise ValueError(f"unknown history format {version}")
+                keep_prints = version == FILE_FORMAT and int(meta.get("fingerprint_format", -1)) == FINGERPRINT_FORMAT
                 hist = cls(maxlen=maxlen or int(meta["maxlen"]))
+                dropped = 0
                 for hotkey, rows in meta["index"].items():
                     for emb_key, fp_key in rows:
-                        hist.add(
-                            hotkey,
-                            embedding=None if emb_key is None else data[emb_key],
-                            fingerprint=None if fp_key is None else data[fp_key],
-                        )
-        except (KeyError, json.JSONDecodeError, UnicodeDecodeError, OSError, ValueError) as exc:
+                        fp = None
+                        if fp_key is not None:
+                            if keep_prints:
+                                fp = Fingerprint.from_arrays({"bins": data[f"{fp_key}_bins"],
+                                                              "levels": data[f"{fp_key}_levels"]})
+                            else:
+                                dropped += 1
+                        hist.add(hotkey, embedding=None if emb_key is None else data[emb_key], fingerprint=fp)
+        except (KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError, OSError, ValueError) as exc:
             raise ValueError(f"not a miner history file: {path} ({exc})") from exc
+        if dropped:
+            logger.info("miner history %s: %d fingerprints of an older format dropped (embeddings kept); "
+                        "the fingerprint history refills as clips arrive", path, dropped)
         return hist

@@ -9,6 +9,7 @@ import pytest
 from scoring import constants as C
 from scoring.breakdown import ScoreBreakdown
 from scoring.composite import base_weights, composite_score, effective_weights
+from scoring.copies import Fingerprint
 from scoring.history import MinerHistory
 from scoring.music_theory import Key
 from scoring.request import ScoringRequest
@@ -87,8 +88,9 @@ def test_malformed_breakdown_dict_raises():
 def test_history_bounded_save_load(tmp_path):
     h = MinerHistory(maxlen=3)
     for i in range(5):
-        h.add("a", embedding=np.full(4, i, np.float32), fingerprint=np.arange(i + 1, dtype=np.uint32))
-    h.add("b", embedding=None, fingerprint=np.array([7], np.uint32))
+        tone = np.sin(2 * np.pi * 220.0 * (i + 1) * np.arange(3 * 8000) / 8000).astype(np.float32)
+        h.add("a", embedding=np.full(4, i, np.float32), fingerprint=Fingerprint.from_samples(tone, 8000))
+    h.add("b", embedding=None, fingerprint=Fingerprint.from_samples(np.ones(8000, np.float32) * 0.1, 8000))
     assert h.embeddings("a").shape == (3, 4) and h.embeddings("a")[0, 0] == 2
     assert h.embeddings("b").shape == (0, 0)
     path = tmp_path / "hist.npz"
@@ -96,7 +98,8 @@ def test_history_bounded_save_load(tmp_path):
     back = MinerHistory.load(path)
     assert back.maxlen == 3 and back.hotkeys() == ["a", "b"]
     assert np.array_equal(back.embeddings("a"), h.embeddings("a"))
-    assert [f.tolist() for f in back.fingerprints("a")] == [f.tolist() for f in h.fingerprints("a")]
+    assert len(back.fingerprints("a")) == 3 and back.fingerprints("a") == h.fingerprints("a")
+    assert back.fingerprints("b") == h.fingerprints("b")
     back.forget("a")
     assert back.hotkeys() == ["b"]
 

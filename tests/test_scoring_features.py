@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from scoring.features import Features, fingerprint_similarity
+from scoring.copies import compare
+from scoring.features import Features
 from scoring.music_theory import Key
-from scoring.penalties.fingerprint import max_offset_frames
 from scoring.signals.base import ScoringError
 from scoring.synth import click_track, render_piece
 
@@ -97,7 +97,8 @@ def test_fingerprint_identical_vs_different_seed():
     fa = Features.from_audio(samples=a, sample_rate=SR)
     fb = Features.from_audio(samples=b, sample_rate=SR)
     shifted = Features.from_audio(samples=np.concatenate([np.zeros((2, SR // 2), np.float32), a * 0.5], axis=1), sample_rate=SR)
-    off = max_offset_frames()
-    assert fingerprint_similarity(fa.fingerprint, fa.fingerprint, max_offset=off) == 1.0
-    assert fingerprint_similarity(fa.fingerprint, shifted.fingerprint, max_offset=off) > 0.9
-    assert fingerprint_similarity(fa.fingerprint, fb.fingerprint, max_offset=off) < 0.85
+    assert compare(fa.fingerprint, fa.fingerprint).multiplier == 0.0  # identical: a copy
+    late = compare(fa.fingerprint, shifted.fingerprint)
+    assert late.multiplier == 0.0  # 0.5 s later and 6 dB quieter: still a copy
+    assert late.alignment is not None and abs(late.alignment.offset - 0.5 / 0.064) <= 1.0
+    assert compare(fa.fingerprint, fb.fingerprint).multiplier == 1.0  # another seed: different music
