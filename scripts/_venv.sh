@@ -30,5 +30,9 @@ fi
 # dependency pins (musicnn: numpy<1.17; basic-pitch: TensorFlow); only their weight files are read.
 pip install -q --no-deps "musicnn==0.1.0" "basic-pitch==0.4.0"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 WANDB_MODE=offline
-export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tuneforge-numba}"
-mkdir -p "$NUMBA_CACHE_DIR"
+# numba's kernel cache is chosen by TuneForge itself (scoring/jit, docs/jit.md): the same from any
+# shell, verified before use, one private copy per process. Warm it here, once per install, so the
+# demo, the tests and the first `tuneforge score` do not compile librosa's kernels (~40 s).
+# Kernels an older setup cached beside librosa's sources were shared by every process: remove them.
+find .venv/lib/python*/site-packages/librosa -name '*.nb[ic]' -delete 2>/dev/null || true
+python -m scoring.jit warm || echo "warning: the audio-analysis JIT cache could not be warmed; the first analysis compiles it" >&2

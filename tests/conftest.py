@@ -5,6 +5,9 @@ from collections.abc import Iterator
 
 import pytest
 
+# First, before any test module imports librosa: the JIT cache policy every TuneForge process uses
+# (a verified private copy of the install's sealed numba cache; docs/jit.md).
+from scoring import jit  # noqa: F401
 from tuneforge.store.testing import drop_scratch_databases
 
 

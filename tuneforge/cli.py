@@ -11,6 +11,9 @@ import importlib.util
 import logging
 import sys
 
+# Before any sub-command imports librosa: choose (and verify) numba's kernel cache for this process.
+from scoring import jit
+
 __all__ = ["main", "SUBCOMMAND_MODULES"]
 
 #: Modules that each contribute one sub-command.
@@ -22,6 +25,9 @@ SUBCOMMAND_MODULES = (
     "tuneforge.api.cli",  # tuneforge api account|key|credits ...
     "tuneforge.client_cli",  # tuneforge scores best|export
 )
+
+#: Sub-commands that score in this process while serving: their JIT kernels are loaded at start.
+WARM_JIT_COMMANDS = frozenset({"localnet"})
 
 
 def _module_exists(name: str) -> bool:
@@ -53,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     # Alembic logs every migration step at INFO; keep it to warnings unless debugging.
     if logging.getLogger().level > logging.DEBUG:
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.command in WARM_JIT_COMMANDS:
+        jit.warm_before_serving(f"tuneforge {args.command}", in_process=True)
     return int(args.func(args) or 0)
 
 
