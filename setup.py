@@ -2,7 +2,8 @@
 
 The minimal install (miners on the procedural backend, validators without neural models)
 does not pull torch; the `models` extra adds torch, transformers, tokenizers and safetensors, the
-`postgres` extra the PostgreSQL driver (psycopg 3) for the API's store.
+`postgres` extra the PostgreSQL driver (psycopg 3) for the API's store, the `redis` extra the client
+API replicas share rate limits, nonces and job wake-ups through.
 Install torch pinned (``pip install torch==2.13.0``) before or with the `models` extra.
 """
 
@@ -54,6 +55,8 @@ TEST = [
 FINGERPRINT = ["pyacoustid>=1.3"]
 # The API's store on PostgreSQL (--api.database_url postgresql+psycopg://...); binary wheels, no build.
 POSTGRES = ["psycopg[binary]>=3.1"]
+# API replicas sharing rate-limit windows, nonces and job wake-ups (--api.redis_url redis://...).
+REDIS = ["redis>=5"]
 
 setup(
     name="tuneforge",
@@ -71,8 +74,9 @@ setup(
         "models": MODELS,
         "fingerprint": FINGERPRINT,
         "postgres": POSTGRES,
+        "redis": REDIS,
         "test": TEST,
-        "all": MODELS + FINGERPRINT + POSTGRES + TEST,
+        "all": MODELS + FINGERPRINT + POSTGRES + REDIS + TEST,
     },
     entry_points={"console_scripts": ["tuneforge=tuneforge.cli:main"]},
 )

@@ -4,6 +4,7 @@ harness created (``tuneforge.store.testing.database_url_for``) are dropped when 
 from collections.abc import Iterator
 
 import pytest
+from services import postgres_url, redis_url  # noqa: F401 - real-server fixtures for every test module
 
 # First, before any test module imports librosa: the JIT cache policy every TuneForge process uses
 # (a verified private copy of the install's sealed numba cache; docs/jit.md).
