@@ -8,6 +8,7 @@ from tuneforge.store.store import (
     JOB_STATUSES,
     InsufficientCredits,
     InvalidCursor,
+    JobLeaseLost,
     NotFound,
     Store,
     StoreError,
@@ -17,6 +18,6 @@ from tuneforge.store.store import (
 )
 
 __all__ = [
-    "AudioFiles", "AudioWriteError", "JOB_STATUSES", "InsufficientCredits", "InvalidCursor", "NotFound", "Store",
+    "AudioFiles", "AudioWriteError", "JOB_STATUSES", "InsufficientCredits", "InvalidCursor", "JobLeaseLost", "NotFound", "Store",
     "StoreError", "StoreWriteError", "hash_api_key", "new_api_key",
 ]

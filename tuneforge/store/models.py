@@ -13,7 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base", "Plan", "Account", "ApiKey", "LedgerEntry", "Job", "Track", "Round", "SeenNonce",
-    "WebhookDelivery", "WebhookAttempt",
+    "WebhookDelivery", "WebhookAttempt", "PublishedState",
 ]
 
 
@@ -68,7 +68,11 @@ class LedgerEntry(Base):
 
 
 class Job(Base):
-    """A generation request: pending → processing → completed | failed."""
+    """A generation request: pending → processing → completed | failed.
+
+    A worker that claims a job holds its lease (``lease_owner`` until ``lease_expires_at``) and
+    renews it while it works; a job whose lease ran out goes back to pending (or fails, refunded,
+    after its last attempt), and only the lease holder may store its tracks or finish it."""
 
     __tablename__ = "jobs"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -83,8 +87,14 @@ class Job(Base):
     created_at: Mapped[float] = mapped_column(Float)
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    lease_expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
-    __table_args__ = (Index("ix_jobs_account_created", "account_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_jobs_account_created", "account_id", "created_at"),
+        Index("ix_jobs_status_created", "status", "created_at"),
+        Index("ix_jobs_status_lease", "status", "lease_expires_at"),
+    )
 
 
 class Track(Base):
@@ -118,6 +128,7 @@ class Track(Base):
     __table_args__ = (
         Index("ix_tracks_created_id", "created_at", "id"),
         Index("ix_tracks_score", "final_score"),
+        Index("uq_tracks_job_variation", "job_id", "variation", unique=True),
     )
 
 
@@ -169,3 +180,13 @@ class WebhookAttempt(Base):
     at: Mapped[float] = mapped_column(Float)
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PublishedState(Base):
+    """State a validator publishes for API replicas that run without it: ``name`` is
+    ``"registry"`` (the subnet's registered hotkeys) or ``"leaderboard"``; ``data`` its JSON."""
+
+    __tablename__ = "published_state"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_at: Mapped[float] = mapped_column(Float)

@@ -49,6 +49,7 @@ from tuneforge.store.models import (
     Job,
     LedgerEntry,
     Plan,
+    PublishedState,
     Round,
     SeenNonce,
     Track,
@@ -57,13 +58,17 @@ from tuneforge.store.models import (
 )
 
 __all__ = [
-    "Store", "StoreError", "StoreWriteError", "InsufficientCredits", "NotFound", "InvalidCursor",
+    "Store", "StoreError", "StoreWriteError", "InsufficientCredits", "JobLeaseLost", "NotFound", "InvalidCursor",
     "JOB_STATUSES", "hash_api_key", "new_api_key",
 ]
 
 log = logging.getLogger(__name__)
 
 JOB_STATUSES = ("pending", "processing", "completed", "failed")
+#: Worker name of claims made without one (a single process working its own queue).
+LOCAL_WORKER = "local"
+#: Seconds a claimed job stays leased without a renewal (workers renew every third of it).
+DEFAULT_LEASE_S = 30.0
 API_KEY_PREFIX = "tf_"
 
 
@@ -73,6 +78,16 @@ class StoreError(RuntimeError):
 
 class StoreWriteError(StoreError):
     """A write failed (disk full, database error); it was rolled back and nothing stored was lost."""
+
+
+class JobLeaseLost(StoreError):
+    """A worker tried to write to a job it no longer holds (its lease ran out, or the job finished)."""
+
+    def __init__(self, job_id: str, status: str, owner: str | None) -> None:
+        super().__init__(f"job {job_id} is {status} (lease held by {owner or 'nobody'}); this worker's lease is gone")
+        self.job_id = job_id
+        self.status = status
+        self.owner = owner
 
 
 class NotFound(StoreError):
@@ -181,6 +196,7 @@ _ACCOUNT_COLUMNS = tuple(Account.__table__.columns)
 _TRACK_COLUMNS = tuple(Track.__table__.columns)
 _NAME_MAX = Account.__table__.c.name.type.length
 _TRACK = Track.__table__.c
+_JOB = Job.__table__.c
 
 
 def _jobs_since(bound: str) -> Any:
@@ -475,42 +491,79 @@ class Store:
             ids = list(s.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit).offset(offset)))
         return [self.get_job(i) for i in ids]
 
-    def claim_job(self) -> dict[str, Any] | None:
-        """Move the oldest pending job to ``processing`` and return it (None when none waits)."""
+    def claim_job(self, *, worker: str = LOCAL_WORKER, lease_s: float = DEFAULT_LEASE_S,
+                  now: float | None = None) -> dict[str, Any] | None:
+        """Lease the oldest pending job to ``worker`` for ``lease_s`` seconds and return it (None
+        when none waits). Concurrent claimers never get the same job: PostgreSQL skips rows another
+        transaction holds (``FOR UPDATE SKIP LOCKED``); SQLite admits one writer at a time."""
+        now = time.time() if now is None else now
         with self._write() as s:
             job_id = s.scalar(select(Job.id).where(Job.status == "pending")
                               .order_by(Job.created_at, Job.id).limit(1).with_for_update(skip_locked=True))
             if job_id is None:
                 return None
-            claimed = s.execute(update(Job).where(Job.id == job_id, Job.status == "pending")
-                                .values(status="processing", started_at=time.time(), attempts=Job.attempts + 1))
+            claimed = s.execute(update(Job).where(Job.id == job_id, Job.status == "pending").values(
+                status="processing", started_at=now, attempts=Job.attempts + 1,
+                lease_owner=_text(worker, _JOB.lease_owner), lease_expires_at=now + float(lease_s)))
             if claimed.rowcount != 1:  # another worker took it first (not expected with SKIP LOCKED)
                 return None
         return self.get_job(job_id)
+
+    def renew_lease(self, job_id: str, *, worker: str, lease_s: float = DEFAULT_LEASE_S,
+                    now: float | None = None) -> bool:
+        """Extend ``worker``'s lease on a job it is processing; False when it no longer holds it
+        (the lease ran out and the job was requeued, re-claimed or failed)."""
+        now = time.time() if now is None else now
+        with self._write() as s:
+            renewed = s.execute(update(Job).where(
+                Job.id == job_id, Job.status == "processing", Job.lease_owner == worker,
+            ).values(lease_expires_at=now + float(lease_s)))
+            return renewed.rowcount == 1
 
     def pending_job_count(self) -> int:
         with self._read() as s:
             return int(s.scalar(select(func.count()).select_from(Job).where(Job.status == "pending")) or 0)
 
-    def finish_job(self, job_id: str, *, refund: int = 0, error: str | None = None) -> dict[str, Any]:
-        """Mark a job completed, refunding ``refund`` credits (variations that produced nothing)."""
+    def _held_job(self, s: Session, job_id: str, worker: str | None) -> Job:
+        """The job row, locked; raises :class:`JobLeaseLost` unless it is processing (under
+        ``worker``'s lease when one is named)."""
+        job = s.get(Job, job_id, with_for_update=True)
+        if job is None:
+            raise NotFound(f"no generation {job_id!r}")
+        if job.status != "processing" or (worker is not None and job.lease_owner != worker):
+            raise JobLeaseLost(job_id, job.status, job.lease_owner)
+        return job
+
+    def finish_job(self, job_id: str, *, refund: int = 0, error: str | None = None,
+                   worker: str | None = None) -> dict[str, Any]:
+        """Mark a processing job completed, refunding ``refund`` credits (variations that produced nothing).
+
+        Raises:
+            JobLeaseLost: the job is not processing, or not under ``worker``'s lease (given one):
+                another worker owns it now, or it already finished; nothing was changed.
+        """
         with self._write() as s:
-            job = s.get(Job, job_id, with_for_update=True)
-            if job is None:
-                raise NotFound(f"no generation {job_id!r}")
+            job = self._held_job(s, job_id, worker)
             job.status, job.finished_at, job.error = "completed", time.time(), _text(error)
+            job.lease_owner, job.lease_expires_at = None, None
             self._refund(s, job, refund)
         return self.get_job(job_id)
 
-    def fail_job(self, job_id: str, error: str) -> dict[str, Any]:
-        """Mark a job failed and refund whatever of its cost was not refunded yet."""
+    def fail_job(self, job_id: str, error: str, *, worker: str | None = None) -> dict[str, Any]:
+        """Mark a processing job failed and refund whatever of its cost was not refunded yet.
+
+        Raises:
+            JobLeaseLost: as for :meth:`finish_job`; in particular a job is never refunded twice.
+        """
         with self._write() as s:
-            job = s.get(Job, job_id, with_for_update=True)
-            if job is None:
-                raise NotFound(f"no generation {job_id!r}")
-            job.status, job.finished_at, job.error = "failed", time.time(), _text(error)
-            self._refund(s, job, job.cost - job.refunded)
+            job = self._held_job(s, job_id, worker)
+            self._fail(s, job, error)
         return self.get_job(job_id)
+
+    def _fail(self, s: Session, job: Job, error: str) -> None:
+        job.status, job.finished_at, job.error = "failed", time.time(), _text(error)
+        job.lease_owner, job.lease_expires_at = None, None
+        self._refund(s, job, job.cost - job.refunded)
 
     def _refund(self, s: Session, job: Job, amount: int) -> None:
         amount = max(0, min(int(amount), job.cost - job.refunded))
@@ -518,35 +571,48 @@ class Store:
             self._credit(s, job.account_id, amount, reason="refund", job_id=job.id)
             job.refunded += amount
 
-    def recover_jobs(self, *, max_attempts: int = 2) -> tuple[list[str], list[str]]:
-        """After a restart: jobs left ``processing`` go back to ``pending`` when they have
-        attempts left, else fail with a refund. Returns ``(requeued_ids, failed_ids)``."""
+    def expire_leases(self, *, max_attempts: int = 2, now: float | None = None,
+                      limit: int = 100) -> tuple[list[str], list[str]]:
+        """Jobs whose lease ran out (their worker died or hung; a lease from before leases existed
+        counts as run out) go back to ``pending`` when they have attempts left, else fail with a
+        refund. Returns ``(requeued_ids, failed_ids)``; any worker may call it at any time."""
+        now = time.time() if now is None else now
         requeued: list[str] = []
         failed: list[str] = []
         with self._write() as s:
-            for job in s.scalars(select(Job).where(Job.status == "processing").with_for_update()):
+            expired = s.scalars(select(Job).where(
+                Job.status == "processing", or_(Job.lease_expires_at.is_(None), Job.lease_expires_at < now),
+            ).order_by(Job.created_at, Job.id).limit(limit).with_for_update(skip_locked=True))
+            for job in expired:
                 if job.attempts < max_attempts:
                     job.status, job.started_at = "pending", None
+                    job.lease_owner, job.lease_expires_at = None, None
                     requeued.append(job.id)
                 else:
-                    job.status, job.finished_at = "failed", time.time()
-                    job.error = f"interrupted by a restart after {job.attempts} attempt(s)"
-                    self._refund(s, job, job.cost - job.refunded)
+                    self._fail(s, job, f"its worker stopped answering (lease expired) after {job.attempts} attempt(s)")
                     failed.append(job.id)
         return requeued, failed
+
+    def recover_jobs(self, *, max_attempts: int = 2, now: float | None = None) -> tuple[list[str], list[str]]:
+        """:meth:`expire_leases` (the name from before jobs had leases: what a restart recovers)."""
+        return self.expire_leases(max_attempts=max_attempts, now=now)
 
     # -- scored clips ------------------------------------------------------------------------
     def record_scored_clip(
         self, *, round_id: str | None, challenge: dict[str, Any], uid: int, hotkey: str,
         audio_bytes: bytes | None, audio_format: str | None, breakdown: Any, final_score: float,
         is_organic: bool, rtt_seconds: float | None, model_id: str | None,
-        job_id: str | None = None, variation: int | None = None,
+        job_id: str | None = None, variation: int | None = None, worker: str | None = None,
     ) -> str | None:
         """Store one scored clip and its audio; returns its ``trk_`` id (None when there was no audio).
 
+        ``worker``: store an organic job's clip only while that worker holds the job's lease.
+
         Raises:
             ValueError: unreadable audio.
-            StoreWriteError: the audio file or the row could not be written; nothing was kept.
+            JobLeaseLost: ``worker`` no longer holds the job (nothing was kept).
+            StoreWriteError: the audio file or the row could not be written (also: that job's
+                variation is already stored); nothing was kept.
         """
         if not audio_bytes:
             return None
@@ -558,6 +624,8 @@ class Store:
         track_id = _new_id("trk")
         try:
             with self._write() as s:
+                if worker is not None and job_id is not None:
+                    self._held_job(s, job_id, worker)
                 c = _TRACK
                 s.add(Track(
                     id=track_id, job_id=job_id, variation=variation, round_id=round_id,
@@ -571,7 +639,7 @@ class Store:
                     score_breakdown=_breakdown_dict(breakdown), challenge=_json_value(challenge, default=str),
                     rtt_seconds=rtt_seconds, created_at=time.time(),
                 ))
-        except StoreWriteError:
+        except (StoreWriteError, JobLeaseLost):
             if created and not self._audio_referenced(sha):
                 self.audio.remove(sha, fmt)
             raise
@@ -697,6 +765,32 @@ class Store:
         with self._write() as s:
             return int(s.execute(delete(SeenNonce).where(SeenNonce.seen_at < older_than)).rowcount or 0)
 
+    # -- state a validator publishes for API replicas ----------------------------------------
+    def publish(self, name: str, data: dict[str, Any], *, now: float | None = None) -> None:
+        """Replace the published ``name`` (``"registry"``, ``"leaderboard"``) with ``data`` (JSON)."""
+        now = time.time() if now is None else now
+        with self._write() as s:
+            row = s.get(PublishedState, name, with_for_update=True)
+            if row is None:
+                s.add(PublishedState(name=name, data=_json_value(data, default=str), published_at=now))
+            else:
+                row.data, row.published_at = _json_value(data, default=str), now
+
+    def published(self, name: str) -> tuple[dict[str, Any], float] | None:
+        """``(data, published_at)`` of the published ``name``, or None when nothing was published."""
+        with self._read_core() as conn:
+            row = conn.execute(select(PublishedState.data, PublishedState.published_at)
+                               .where(PublishedState.name == name)).first()
+        return None if row is None else (dict(row.data), float(row.published_at))
+
+    def ping(self) -> None:
+        """One round trip to the database (``SELECT 1``); raises :class:`StoreError` when it fails."""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database unreachable: {type(exc).__name__}: {exc}") from exc
+
     # -- webhooks ----------------------------------------------------------------------------
     def enqueue_webhook(self, *, job_id: str, account_id: str, url: str, payload: str) -> int:
         now = time.time()
@@ -714,6 +808,22 @@ class Store:
                 WebhookDelivery.next_attempt_at <= (now if now is not None else time.time()),
             ).order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit))
             return [_columns(r) for r in rows]
+
+    def claim_due_webhooks(self, *, lease_s: float, now: float | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """Due deliveries, each hidden from other dispatchers for ``lease_s`` seconds (its
+        ``next_attempt_at`` moved to then) so replicas never POST the same attempt twice; the
+        attempt's outcome (:meth:`record_webhook_attempt`) sets the real next time. A dispatcher
+        that dies mid-POST leaves the delivery due again after the lease: at-least-once delivery."""
+        now = time.time() if now is None else now
+        with self._write() as s:
+            rows = list(s.scalars(select(WebhookDelivery).where(
+                WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
+            ).order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit)
+                .with_for_update(skip_locked=True)))
+            out = [_columns(r) for r in rows]
+            for row in rows:
+                row.next_attempt_at = now + float(lease_s)
+            return out
 
     def record_webhook_attempt(self, delivery_id: int, *, status_code: int | None, error: str | None,
                                delivered: bool, next_attempt_at: float | None) -> None:
