@@ -5,7 +5,7 @@ configurable: validators that differ here disagree on weights. Changing any valu
 protocol change (bump ``SCORING_VERSION``).
 """
 
-SCORING_VERSION = 2
+SCORING_VERSION = 3
 
 # --- Published signal weights (PROTOCOL.md) -------------------------------------------------
 SIGNAL_WEIGHTS: dict[str, float] = {
@@ -219,3 +219,17 @@ MELODY_MIN_NOTE_FRAMES = 4  # a note is a run of at least this many frames (~93 
 VIBRATO_EDGE_FRAMES = 2  # frames dropped at each end of a voiced run before vibrato analysis (onset/release pitch errors)
 STRUCTURE_VARIETY_NONE = 0.02  # mean pooled-chroma std at/below which structural is 0 (loops, held tones: ≤ 0.03)
 STRUCTURE_VARIETY_FULL = 0.08  # at/above: no gate (real corpus music 0.10-0.26)
+
+# --- trained listeners (scoring/listeners.py; docs/scoring.md "Listeners") ----------------------
+MUSICNN_MAX_PATCHES = 4  # evenly spaced 3 s patches tagged per clip (~20 ms per patch per tagger)
+NOTES_MAX_SECONDS = 14.3  # basic-pitch transcribes 3 evenly spaced 4.75 s excerpts (~0.2 s per clip)
+MUSICNN_FAD_WINDOW_CLIPS = 16  # weight-free fad_penalty: a miner's last 16 clips' musicnn embeddings
+MUSICNN_REFERENCE_SEGMENT_SECONDS = 10.0  # the reference cuts each real recording into 10 s segments
+DIVERSITY_FULL_DISTANCE_MUSICNN = 0.6  # musicnn embedding (post-ReLU, cosine): see docs/scoring.md
+
+# --- prompt adherence from the musicnn tags (scoring/prompt_tags.py; docs/scoring.md "attribute: genre,
+# mood, instruments, vocals") -----------------------------------------------------------------------
+PROMPT_PRIOR_STD_FLOOR = 0.5  # log-odds; tags that barely move on real music (MTT:no voice sd 0.34) are not over-read
+PROMPT_RANK_SHARE = 0.5  # a term's credit: this share from its rank among its vocabulary's terms ...
+PROMPT_Z_SCALE = 1.0  # ... the rest from Φ(evidence / this), evidence in z units of real music
+# --- end of the prompt-adherence block -------------------------------------------------------------

@@ -145,6 +145,32 @@ class Features:
     def analysis_rate(self) -> int:
         return C.ANALYSIS_SAMPLE_RATE
 
+    # --- trained listeners (scoring.listeners: musicnn taggers, basic-pitch notes) ---------
+    @functools.cached_property
+    def musicnn(self) -> "dict[str, Any] | None":
+        """Both musicnn taggers' readings (tagger name → ``MusicnnOutput``: tag probabilities,
+        per-patch taggram, 200-d embedding), or None when musicnn is not installed."""
+        from scoring import listeners
+
+        return listeners.musicnn_outputs(self)
+
+    @functools.cached_property
+    def musicnn_embedding(self) -> np.ndarray | None:
+        """Music embedding from the trained taggers, float32 ``(400,)`` (both taggers' penultimate
+        features, patch mean), or None when musicnn is not installed."""
+        from scoring import listeners
+
+        outputs = self.musicnn
+        return None if outputs is None else listeners.musicnn_embedding(outputs)
+
+    @functools.cached_property
+    def transcription(self) -> Any:
+        """basic-pitch ``Transcription`` of at most ``NOTES_MAX_SECONDS`` (notes with onsets,
+        offsets, MIDI pitch, amplitude; posteriorgrams), or None when basic-pitch is absent."""
+        from scoring import listeners
+
+        return listeners.transcribe(self)
+
     # --- spectral front end ---------------------------------------------------------------
     @functools.cached_property
     def stft(self) -> np.ndarray:

@@ -41,6 +41,8 @@ __all__ = [
     "NOTES_SOURCE",
     "musicnn_embedding",
     "musicnn_outputs",
+    "musicnn_reference",
+    "musicnn_typicality",
     "status",
     "transcribe",
 ]
@@ -138,3 +140,50 @@ def transcribe(features: "Features") -> "Transcription | None":
     if features.analysis_rate != SAMPLE_RATE:
         mono = soxr.resample(mono, features.analysis_rate, SAMPLE_RATE).astype(np.float32)
     return _transcriber().transcribe(mono, max_seconds=C.NOTES_MAX_SECONDS)
+
+
+@functools.cache
+def musicnn_reference():  # -> scoring.fad.FadReference | None
+    """The shipped real-music reference in musicnn's embedding space
+    (:mod:`scoring.listener_reference`), loaded once; None when musicnn is not usable or the file
+    is missing or was built by another musicnn (logged)."""
+    from scoring.fad import FadReference
+    from scoring.listener_reference import REFERENCE_PATH
+    from scoring.signals.base import ScoringError
+
+    if not status().musicnn:
+        return None
+    try:
+        ref = FadReference.load(REFERENCE_PATH)
+    except ScoringError as exc:
+        logger.warning("musicnn reference unusable: %s", exc)
+        return None
+    if ref.model_identity != MUSICNN_SOURCE or ref.encoder is None:
+        logger.warning(
+            "musicnn reference %s was built by %r, not %r: not used",
+            REFERENCE_PATH,
+            ref.model_identity,
+            MUSICNN_SOURCE,
+        )
+        return None
+    return ref
+
+
+@functools.cache
+def musicnn_typicality():  # -> scoring.listener_reference.Typicality | None
+    """The shipped typicality statistics (``neural_quality``'s weight-free route), loaded once;
+    None when musicnn is not usable or the file is missing or from another musicnn (logged)."""
+    from scoring.listener_reference import TYPICALITY_PATH, Typicality
+    from scoring.signals.base import ScoringError
+
+    if not status().musicnn:
+        return None
+    try:
+        typical = Typicality.load(TYPICALITY_PATH)
+    except ScoringError as exc:
+        logger.warning("musicnn typicality unusable: %s", exc)
+        return None
+    if typical.identity != MUSICNN_SOURCE:
+        logger.warning("musicnn typicality %s was built by %r: not used", TYPICALITY_PATH, typical.identity)
+        return None
+    return typical

@@ -59,7 +59,7 @@ logger = logging.getLogger(__name__)
 #: there is the clip's own hard zero and never surfaces inside another clip's signal. A signal
 #: or penalty module that reads further analyses of the *other* clips lists them in a
 #: module-level ``ROUND_FEATURES`` tuple; the scorer adds those too.
-ROUND_FEATURES: tuple[str, ...] = ("mono", "dsp_embedding", "fingerprint")
+ROUND_FEATURES: tuple[str, ...] = ("mono", "dsp_embedding", "musicnn_embedding", "fingerprint")
 
 _Measure = Callable[[SignalContext], float]
 
@@ -484,6 +484,10 @@ def _reset_prepared(features: Features, names: list[str]) -> None:
 
 
 def history_embedding(features: Features) -> np.ndarray:
-    """The embedding stored in history: CLAP's when the models computed one, else the DSP embedding."""
+    """The embedding stored in history: CLAP's when the models computed one, else the trained
+    musicnn taggers' (``Features.musicnn_embedding``), else the DSP embedding."""
     clap = features.get_extra("clap_audio_embedding")
-    return np.asarray(clap, dtype=np.float32) if clap is not None else features.dsp_embedding
+    if clap is not None:
+        return np.asarray(clap, dtype=np.float32)
+    music = features.musicnn_embedding
+    return music if music is not None else features.dsp_embedding

@@ -12,6 +12,17 @@ statistics for ``neural_quality`` are stored alongside.
         --out ~/.cache/tuneforge/models/fad_reference.npz
 
 Needs at least 2 × FAD_WINDOW_CLIPS (64) files. Exit status 2 on bad arguments or too few clips.
+
+``--listener musicnn`` builds the weight-free reference shipped in the package instead
+(``scoring/listener_reference.py``): no models directory; every file is cut into consecutive
+``MUSICNN_REFERENCE_SEGMENT_SECONDS`` segments, each embedded as the scorer embeds a clip
+(``Features.musicnn_embedding``); the recording a segment comes from is its file name up to the
+first ``--recording-sep`` (default ``__``), for the leave-one-recording-out typicality distances.
+The shipped file was built from the development corpus's 30 s excerpts (the 10 s ones are their
+middle thirds):
+
+    python scripts/build_fad_reference.py --listener musicnn --music-dir ../shared/corpus/real \
+        --pattern '*__30s.flac' --out scoring/data/musicnn_reference.npz
 """
 
 import argparse
@@ -44,7 +55,10 @@ def find_audio(music_dir: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--music-dir", required=True, type=Path, help="folder of real music files")
-    p.add_argument("--models-dir", required=True, type=Path, help="scoring models folder (needs clap/)")
+    p.add_argument("--models-dir", type=Path, help="scoring models folder (needs clap/; not with --listener)")
+    p.add_argument("--listener", choices=("musicnn",), help="build the weight-free musicnn reference instead")
+    p.add_argument("--pattern", default="*", help="file name glob within --music-dir (default: every file)")
+    p.add_argument("--recording-sep", default="__", help="file names up to this separator name the recording")
     p.add_argument("--out", required=True, type=Path, help="output .npz")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     args = p.parse_args(argv)
@@ -53,7 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.music_dir.is_dir():
         print(f"--music-dir {args.music_dir} is not a folder", file=sys.stderr)
         return 2
-    files = find_audio(args.music_dir)
+    files = [f for f in find_audio(args.music_dir) if f.match(args.pattern)]
+    if args.listener == "musicnn":
+        return build_musicnn(files, args)
+    if args.models_dir is None:
+        print("--models-dir is required (or --listener musicnn)", file=sys.stderr)
+        return 2
     need = 2 * C.FAD_WINDOW_CLIPS
     if len(files) < need:
         print(f"found {len(files)} audio files in {args.music_dir}; a reference needs at least {need}", file=sys.stderr)
@@ -105,6 +124,57 @@ def main(argv: list[str] | None = None) -> int:
     ref.save(args.out)
     print(f"wrote {args.out}: {ref.n_clips} clips, {ref.model_name} ({ref.model_identity}), dim {ref.dim}, "
           f"baseline FAD median {np.median(ref.baseline):.4f}, encoder stats {'yes' if encoder_ref else 'no'}")
+    return 0
+
+
+def build_musicnn(files: list[Path], args: argparse.Namespace) -> int:
+    """The ``--listener musicnn`` route: segments → embeddings → reference file."""
+    from scoring import listeners
+    from scoring.features import Features
+    from scoring.listener_reference import (
+        TYPICALITY_PATH,
+        build_musicnn_reference,
+        build_typicality,
+        pooled_features,
+    )
+
+    if not listeners.status().musicnn:
+        print(f"musicnn is not usable: {listeners.status().musicnn_reason}", file=sys.stderr)
+        return 2
+    seg = C.MUSICNN_REFERENCE_SEGMENT_SECONDS
+    embeddings: list[np.ndarray] = []
+    pooled: list[np.ndarray] = []
+    recordings: list[str] = []
+    start = time.perf_counter()
+    for path in files:
+        try:
+            samples, sr = load_audio(path)
+        except AudioLoadError as exc:
+            log.warning("skipping %s: %s", path, exc)
+            continue
+        step = int(round(seg * sr))
+        for k in range(samples.shape[1] // step):
+            features = Features(samples=samples[:, k * step : (k + 1) * step], sample_rate=sr)
+            embeddings.append(features.musicnn_embedding)
+            pooled.append(pooled_features(features.musicnn))
+            recordings.append(path.name.split(args.recording_sep)[0])
+        log.info("%s: %d segments (%.1f s)", path.name, samples.shape[1] // step, time.perf_counter() - start)
+    need = 2 * C.MUSICNN_FAD_WINDOW_CLIPS
+    if len(embeddings) < need:
+        print(f"only {len(embeddings)} segments of {seg:g} s; need {need}", file=sys.stderr)
+        return 2
+    ref = build_musicnn_reference(np.stack(embeddings), recordings, identity=listeners.MUSICNN_SOURCE, seed=args.seed)
+    ref.save(args.out)
+    typical = build_typicality(np.stack(pooled), recordings, identity=listeners.MUSICNN_SOURCE)
+    typical_path = args.out.with_name(TYPICALITY_PATH.name)
+    typical.save(typical_path)
+    t50, t95 = np.percentile(typical.distances, [50, 95])
+    print(f"wrote {typical_path}: typicality distance p50 {t50:.3f} p95 {t95:.3f} max {typical.distances.max():.3f} "
+          "(leave one source out)")
+    d = ref.encoder.distances
+    print(f"wrote {args.out}: {ref.n_clips} segments of {len(set(recordings))} sources, dim {ref.dim}, "
+          f"baseline FAD median {np.median(ref.baseline):.4f}, typicality distance p50 {np.median(d):.3f} "
+          f"p95 {np.percentile(d, 95):.3f} (leave one source out)")
     return 0
 
 

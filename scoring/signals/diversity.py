@@ -4,8 +4,9 @@ Two parts, each the mean cosine distance of this clip's embedding to a set of cl
 linearly to [0, 1] with full credit at ``DIVERSITY_FULL_DISTANCE_*``: (1) the miner's own recent
 clips (its last ``DIVERSITY_HISTORY`` embeddings in ``ctx.history``), (2) the other miners' clips
 of this round. The score is the mean of the parts that exist. The embedding is the CLAP audio
-embedding when the models computed one, else the weight-free DSP embedding
-(``Features.dsp_embedding``), so diversity works without any model; the two are never mixed.
+embedding when the models computed one, else the trained musicnn taggers' embedding (shipped in
+a wheel: every validator has it), else the DSP embedding (``Features.dsp_embedding``), so
+diversity works without any downloaded model; kinds are never mixed.
 """
 
 import numpy as np
@@ -26,9 +27,15 @@ NAME = "diversity"
 
 
 def clip_embedding(features) -> tuple[np.ndarray, str]:
-    """(unit embedding ``(d,)`` float64, kind ``"clap"`` or ``"dsp"``) of a clip."""
+    """(unit embedding ``(d,)`` float64, kind ``"clap"``, ``"musicnn"`` or ``"dsp"``) of a clip:
+    the first of them the clip has (the same order as ``scoring.scorer.history_embedding``)."""
     clap = features.get_extra(_extras().EXTRA_CLAP_AUDIO)
-    vec, kind = (clap, "clap") if clap is not None else (features.dsp_embedding, "dsp")
+    if clap is not None:
+        vec, kind = clap, "clap"
+    elif features.musicnn_embedding is not None:
+        vec, kind = features.musicnn_embedding, "musicnn"
+    else:
+        vec, kind = features.dsp_embedding, "dsp"
     vec = np.asarray(vec, dtype=np.float64).ravel()
     return vec / max(float(np.linalg.norm(vec)), 1e-12), kind
 
@@ -47,7 +54,7 @@ def parts(ctx: SignalContext) -> dict[str, float]:
     if ctx.history is not None and ctx.hotkey:
         past = ctx.history.embeddings(ctx.hotkey)
         if past.ndim == 2 and past.shape[0] and past.shape[1] == vec.size:
-            out["history"] = mean_cosine_distance(vec, past[-C.DIVERSITY_HISTORY:])
+            out["history"] = mean_cosine_distance(vec, past[-C.DIVERSITY_HISTORY :])
     if ctx.round is not None and ctx.round.entries:
         others = [clip_embedding(f) for f in ctx.round.entries.values()]
         same = [v for v, k in others if k == kind and v.size == vec.size]
@@ -61,5 +68,11 @@ def compute(ctx: SignalContext) -> float:
     if not found:
         raise Unavailable("no history and no other clips in the round")
     _, kind = clip_embedding(ctx.features)
-    full = C.DIVERSITY_FULL_DISTANCE_CLAP if kind == "clap" else C.DIVERSITY_FULL_DISTANCE_DSP
+    full = {"clap": C.DIVERSITY_FULL_DISTANCE_CLAP, "musicnn": C.DIVERSITY_FULL_DISTANCE_MUSICNN}.get(
+        kind, C.DIVERSITY_FULL_DISTANCE_DSP
+    )
+    if kind == "musicnn":
+        from scoring import listeners
+
+        _extras().set_source(ctx, NAME, listeners.MUSICNN_SOURCE)
     return float(np.mean([ramp(d, 0.0, full) for d in found.values()]))

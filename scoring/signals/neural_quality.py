@@ -8,6 +8,11 @@ consecutive ~1 s segment means), mapped from ``ENCODER_COHERENCE_FLOOR`` to ``_C
 fallback says whether the music "stays the same piece"; it cannot tell a polished mix from a
 steady drone, which is why the reference route is the one to deploy (docs/models-scoring.md).
 
+Without any downloaded model (no MERT, no Audiobox Aesthetics) typicality is measured on the
+trained musicnn taggers' pooled mid-level features (shipped in a wheel) against real-music
+statistics shipped in the package (``scoring/listener_reference.Typicality``: Mahalanobis
+distance, leave-one-source-out reference distances).
+
 When Audiobox Aesthetics is loaded it takes precedence over the encoder: ``ramp(0.75·PQ +
 0.25·PC, 3, 7)`` on its 1–10 axes. Production quality (clarity, fidelity, balance, dynamics) is
 what this signal's category measures; production complexity (how many sound sources and layers)
@@ -50,6 +55,8 @@ def compute(ctx: SignalContext) -> float:
         model = ctx.models.aesthetics
         _extras().set_source(ctx, NAME, f"{model.name} ({model.identity})")
         return from_aesthetics(scores)
+    if getattr(ctx.models, "encoder", None) is None:
+        return _musicnn_typicality(ctx)
     _extras().clip_model(ctx, "encoder")
     summary = ctx.features.get_extra(_extras().EXTRA_ENCODER)
     if summary is None:
@@ -60,3 +67,17 @@ def compute(ctx: SignalContext) -> float:
     if not math.isfinite(summary.coherence):
         raise Unavailable("clip too short for the encoder coherence measure (needs 2 s)")
     return ramp(summary.coherence, C.ENCODER_COHERENCE_FLOOR, C.ENCODER_COHERENCE_CEILING)
+
+
+def _musicnn_typicality(ctx: SignalContext) -> float:
+    """Weight-free route: how typical the clip's pooled musicnn features are of real music
+    (Mahalanobis against the statistics shipped in the package, ``listener_reference.Typicality``)."""
+    from scoring import listeners
+    from scoring.listener_reference import pooled_features
+
+    typical = listeners.musicnn_typicality()
+    outputs = ctx.features.musicnn if typical is not None else None
+    if typical is None or outputs is None:
+        raise Unavailable("model absent: encoder (and no musicnn typicality reference)")
+    _extras().set_source(ctx, NAME, listeners.MUSICNN_SOURCE)
+    return typical.score(pooled_features(outputs))
