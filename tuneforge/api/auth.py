@@ -90,7 +90,7 @@ class AccessMiddleware:
             return
 
         key, limit = identity or (ip_key, ctx.settings.anonymous_rate_limit_per_minute)
-        decision = ctx.limiter.hit(key, limit)
+        decision = await ctx.limiter.check(key, limit)  # Redis when replicas share windows
         if not decision.allowed:  # before the 401, so guessing keys or signatures is throttled too
             wait = decision.headers(now=ctx.limiter.clock())["Retry-After"]
             await self._error(send, 429, f"Rate limit exceeded: {decision.limit} requests per minute. "
@@ -143,7 +143,8 @@ class AccessMiddleware:
             )
         except SignatureRejected as exc:
             return None, str(exc)
-        fresh = await to_thread.run_sync(ctx.store.use_nonce, caller.hotkey, caller.nonce)
+        use_nonce = ctx.store.use_nonce if ctx.nonces is None else ctx.nonces.use  # the store's table, or Redis
+        fresh = await to_thread.run_sync(use_nonce, caller.hotkey, caller.nonce)
         if not fresh:
             return None, "Replayed nonce: this hotkey already used this nonce."
         return caller.hotkey, None

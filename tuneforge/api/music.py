@@ -22,12 +22,20 @@ __all__ = ["router", "GenerateRequest", "GenerateAccepted"]
 router = APIRouter()
 
 MAX_SEED = 2**32 - 1
+#: Deepest page of ``/music/generations``: an offset scans that many rows, and past 2**63 the database
+#: cannot take the number at all.
+MAX_OFFSET = 100_000
 
 
 class GenerateRequest(BaseModel):
-    """A text-to-music request. ``tempo_bpm`` counts quarter notes per minute in every meter."""
+    """A text-to-music request. ``tempo_bpm`` counts quarter notes per minute in every meter.
 
-    model_config = ConfigDict(extra="forbid")
+    Strict JSON types: a number field takes a JSON number (an integer field an integer), a boolean
+    field ``true``/``false``, a string field a string. ``"8"``, ``true`` or ``8.0`` where an integer
+    belongs are refused with 400, never coerced into something the client did not write (and paid for).
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     prompt: str = Field(min_length=1, max_length=2000, description="What the music should be.")
     genre: str | None = Field(default=None, max_length=80)
@@ -168,7 +176,7 @@ def status(request_id: str, request: Request) -> dict[str, Any]:
 def generations(
     request: Request,
     limit: int = Query(default=20, ge=1, le=100),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
     status: str | None = Query(default=None, description="pending | processing | completed | failed"),
 ) -> dict[str, Any]:
     account = _account(request)

@@ -17,6 +17,7 @@ from typing import Any
 import uvicorn
 
 from tuneforge.api.app import create_app
+from tuneforge.api.http_server import uvicorn_options
 from tuneforge.api.settings import ApiSettings
 
 __all__ = ["ApiService", "ApiStartError"]
@@ -89,7 +90,8 @@ class ApiService:
             return self
         _check_port(self.settings.host, self.settings.port)
         config = uvicorn.Config(self.app, host=self.settings.host, port=self.settings.port, log_level="warning",
-                                access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+                                access_log=False, lifespan="on", timeout_graceful_shutdown=5,
+                                **uvicorn_options(self.settings))
         server = uvicorn.Server(config)
         self._server = server
         failure: list[BaseException] = []

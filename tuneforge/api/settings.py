@@ -43,6 +43,9 @@ class ApiSettings:
     webhook_allow_private: bool = False  # allow webhook URLs on loopback/private/link-local addresses
     max_body_bytes: int = 64 * 1024
     signature_window_s: float = 300.0
+    redis_url: str | None = None  # shared rate-limit windows, nonces and wake-ups; None: in this process
+    redis_prefix: str = "tuneforge:"
+    job_lease_s: float = 30.0  # a claimed job returns to the queue this long after its worker stops renewing
 
     def __post_init__(self) -> None:
         state = os.path.expanduser(DEFAULT_STATE_DIR)
@@ -67,6 +70,10 @@ class ApiSettings:
             raise ValueError(f"--api.retention_days must be a positive number, got {self.retention_days}")
         if self.max_body_bytes < 1024:
             raise ValueError(f"--api.max_body_bytes must be >= 1024, got {self.max_body_bytes}")
+        if not math.isfinite(self.job_lease_s) or self.job_lease_s < 1.0:
+            raise ValueError(f"--api.job_lease_s must be >= 1 second, got {self.job_lease_s}")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"--api.redis_url must be a redis://, rediss:// or unix:// URL, got {self.redis_url!r}")
 
     @property
     def base_url(self) -> str:
@@ -88,6 +95,12 @@ class ApiSettings:
         group.add_argument("--api.audio_dir", default=None, help="Audio file directory (default <state_dir>/audio).")
         group.add_argument("--api.public_url", default=None,
                            help="Base URL clients reach the API at, used in audio_url links (default http://host:port).")
+        group.add_argument("--api.redis_url", default=None,
+                           help="Redis URL (redis://host:6379/0) shared by API replicas for rate-limit windows, "
+                                "signature nonces and job wake-ups (default: kept in this process).")
+        group.add_argument("--api.job_lease_s", type=float, default=d["job_lease_s"].default,
+                           help="Seconds a claimed generation job stays leased to its worker without a renewal; "
+                                "a job whose worker died is re-claimed after this (default 30).")
         for plan, limit in DEFAULT_PLAN_LIMITS.items():
             group.add_argument(f"--api.rate_limit_{plan}", type=int, default=limit,
                                help=f"Requests per minute on the {plan} plan (default {limit}).")
@@ -130,4 +143,6 @@ class ApiSettings:
             webhook_max_attempts=int(get("api.webhook_max_attempts", "webhook_max_attempts")),
             max_body_bytes=int(get("api.max_body_bytes", "max_body_bytes")),
             webhook_allow_private=bool(v.get("api.webhook_allow_private", False)),
+            redis_url=v.get("api.redis_url") or None,
+            job_lease_s=float(get("api.job_lease_s", "job_lease_s")),
         )

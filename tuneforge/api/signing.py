@@ -8,6 +8,7 @@ with a specific message for the first failure. Replays are caught by the caller'
 """
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ SIGNATURE_HEADER = "X-Validator-Signature"
 WINDOW_SECONDS = 300.0
 #: Nonces below this are not nanoseconds (1e15 ns is 11.6 days after the Unix epoch).
 _MIN_PLAUSIBLE_NS = 10**15
+#: A nonce: ASCII digits only (``str.isdigit`` accepts "²", which ``int`` refuses) and at most 20 of
+#: them (nanoseconds need 19 until the year 2286), so nothing longer reaches ``int`` or the database.
+_NONCE = re.compile(r"[0-9]{1,20}")
 
 
 class SignatureRejected(ValueError):
@@ -90,8 +94,8 @@ def verify_signed_request(
     hotkey = lower[HOTKEY_HEADER.lower()].strip()
     nonce_text = lower[NONCE_HEADER.lower()].strip()
     signature = lower[SIGNATURE_HEADER.lower()].strip()
-    if not nonce_text.isdigit():
-        raise SignatureRejected(f"{NONCE_HEADER} must be an integer (Unix time in nanoseconds).")
+    if not _NONCE.fullmatch(nonce_text):
+        raise SignatureRejected(f"{NONCE_HEADER} must be an integer of 1-20 ASCII digits (Unix time in nanoseconds).")
     nonce = int(nonce_text)
     if nonce < _MIN_PLAUSIBLE_NS:
         raise SignatureRejected(

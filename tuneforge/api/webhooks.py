@@ -73,7 +73,9 @@ class WebhookDispatcher:
 
     async def deliver_due(self, session: aiohttp.ClientSession) -> int:
         """POST every due delivery once; returns how many were attempted."""
-        due = await asyncio.to_thread(self.ctx.store.due_webhooks)
+        # claimed: hidden from other replicas' dispatchers until this attempt is recorded (or its lease ends)
+        due = await asyncio.to_thread(self.ctx.store.claim_due_webhooks,
+                                      lease_s=self.ctx.settings.webhook_timeout_s + 30.0)
         if due:
             await asyncio.gather(*(self.deliver(session, d) for d in due))
         return len(due)
