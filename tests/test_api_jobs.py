@@ -1,9 +1,10 @@
 """Generation jobs and webhooks: best clip per variation by its own score, distinct seeds, refunds on
-failure (full and partial), recovery of interrupted jobs after a restart, signed webhooks retried
+failure (full and partial), recovery of jobs whose worker died (lease expired), signed webhooks retried
 against a local server that fails twice, delivery attempts recorded."""
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 from aiohttp import web
@@ -71,7 +72,8 @@ async def test_interrupted_job_is_retried_after_restart(tmp_path: Path) -> None:
     async with make_api(tmp_path, gateway=FakeGateway(), credits=10) as api:
         r = await api.client.post(GEN, headers=api.auth, json={"prompt": "x", "duration_seconds": 2})
         request_id = r.json()["request_id"]
-        assert api.store.claim_job()["status"] == "processing"  # the process "dies" here
+        # its worker "died" a minute ago, holding a 30 s lease
+        assert api.store.claim_job(lease_s=30, now=time.time() - 60)["status"] == "processing"
         db, audio = api.store.database_url, tmp_path / "audio"
     restarted = Store(db, audio)
     async with make_api(tmp_path, gateway=FakeGateway(), store=restarted) as api2:
@@ -88,9 +90,9 @@ async def test_job_interrupted_twice_fails_with_refund_and_webhook(tmp_path: Pat
                                                                "webhook_url": "http://127.0.0.1:9/hook"})
         request_id = r.json()["request_id"]
         for _ in range(2):
-            api.store.claim_job()
-            api.store.recover_jobs(max_attempts=99)  # a restart that requeues
-        api.store.claim_job()
+            api.store.claim_job(lease_s=30, now=time.time() - 60)  # a worker that died
+            api.store.recover_jobs(max_attempts=99)  # its lease ran out: requeued
+        api.store.claim_job(lease_s=30, now=time.time() - 60)
         assert api.app.state.jobs.recover() == ([], [request_id])
         assert api.store.get_job(request_id)["status"] == "failed"
         assert api.store.get_account(api.account["id"])["credits"] == 10

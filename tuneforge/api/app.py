@@ -1,9 +1,12 @@
 """Build the FastAPI application: routes, the access middleware, error shapes, background loops.
 
 ``create_app`` wires the music and scores routers to a store and to the validator's hooks
-(organic gateway, leaderboard, registration check). The app's lifespan — run by uvicorn, not by
-in-process test transports — recovers interrupted jobs, then runs the job workers, the webhook
-dispatcher and the maintenance loop until shutdown. Validation errors become 400 with the field
+(organic gateway, leaderboard, registration check) and to the backends replicas share
+(:mod:`tuneforge.api.backends`: Redis or this process). The app's lifespan — run by uvicorn, not by
+in-process test transports — runs, until shutdown, the job workers (only with a gateway: an API
+replica without a validator accepts jobs and leaves them to the validators' workers), the webhook
+dispatcher, the maintenance loop and, with Redis, the wake-up relays. ``GET /health`` answers
+while the process serves; ``GET /ready`` only while the database (and Redis) answer. Validation errors become 400 with the field
 named (``"duration_seconds: must be between 1 and 180"``); every error body is ``{"detail": ...}``.
 """
 
@@ -21,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tuneforge.api import music, scores
 from tuneforge.api.auth import AccessMiddleware
+from tuneforge.api.backends import SharedBackends, build_backends
 from tuneforge.api.context import ApiContext
 from tuneforge.api.jobs import JobRunner
 from tuneforge.api.maintenance import Maintenance
@@ -58,6 +62,24 @@ def validation_detail(errors: list[dict[str, Any]]) -> str:
     return "; ".join(dict.fromkeys(parts)) or "Invalid request."
 
 
+def readiness(ctx: ApiContext) -> tuple[dict[str, Any], int]:
+    """``({"status", "checks", ...}, HTTP status)``: 200 when every probe answers, else 503."""
+    checks: dict[str, str] = {}
+    for name, probe in ctx.ready_checks.items():
+        try:
+            probe()
+            checks[name] = "ok"
+        except Exception as exc:  # a probe's failure is the answer, not an error of this route
+            checks[name] = f"unreachable: {type(exc).__name__}"
+            log.warning("readiness: %s unreachable: %s: %s", name, type(exc).__name__, exc)
+    ok = all(v == "ok" for v in checks.values())
+    body: dict[str, Any] = {"status": "ready" if ok else "unavailable", "checks": checks}
+    if ctx.registry_age is not None:
+        age = ctx.registry_age()
+        body["registry_age_s"] = None if age is None else round(age, 1)
+    return body, 200 if ok else 503
+
+
 def create_app(
     *,
     store: Any,
@@ -66,22 +88,32 @@ def create_app(
     leaderboard: Callable[[], list[dict[str, Any]]] = lambda: [],
     is_registered: Callable[[str], bool] = lambda hotkey: False,
     limiter: RateLimiter | None = None,
+    backends: SharedBackends | None = None,
+    registry_age: Callable[[], float | None] | None = None,
+    run_jobs: bool | None = None,
 ) -> FastAPI:
     """The API app. ``gateway``: the validator's organic gateway (``await gateway.generate(request,
-    num_candidates=, timeout=)``); None fails every job with a refund."""
+    num_candidates=, timeout=)``). ``run_jobs`` (default: whether a gateway is given) runs job
+    workers in the lifespan; workers without a gateway fail every job they claim, with a refund."""
+    backends = backends or build_backends(settings, store, limiter=limiter)
     ctx = ApiContext(store=store, settings=settings, gateway=gateway, leaderboard=leaderboard,
-                     is_registered=is_registered, limiter=limiter or RateLimiter())
+                     is_registered=is_registered, limiter=backends.limiter, wake_jobs=backends.wake_jobs,
+                     wake_webhooks=backends.wake_webhooks, nonces=backends.nonces,
+                     ready_checks=dict(backends.ready_checks), registry_age=registry_age)
     store.sync_plans(settings.plan_limits)
+    work_jobs = gateway is not None if run_jobs is None else run_jobs
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         jobs = app.state.jobs
-        await asyncio.to_thread(jobs.recover)
         wake_jobs, wake_hooks = ctx.wake_jobs.bind(), ctx.wake_webhooks.bind()
-        tasks = [asyncio.create_task(jobs.run(stop, wake_jobs, name=f"jobs-{i}"))
-                 for i in range(settings.job_workers)]
+        tasks = [asyncio.create_task(relay.relay(stop)) for relay in backends.relays()]
+        if work_jobs:
+            await asyncio.to_thread(jobs.recover)
+            tasks += [asyncio.create_task(jobs.run(stop, wake_jobs, name=f"jobs-{i}"))
+                      for i in range(settings.job_workers)]
         tasks.append(asyncio.create_task(app.state.webhooks.run(stop, wake_hooks)))
         tasks.append(asyncio.create_task(Maintenance(ctx).run(stop)))
         try:
@@ -94,6 +126,9 @@ def create_app(
             for task in pending:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            aclose = getattr(ctx.limiter, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     app = FastAPI(
         title="TuneForge API", version=API_VERSION, lifespan=lifespan,
@@ -116,6 +151,15 @@ def create_app(
     @app.get("/api/v1/health", tags=["meta"], summary="Liveness and queue depth")
     def health(request: Request) -> dict[str, Any]:
         return {"status": "ok", "pending_jobs": request.app.state.ctx.store.pending_job_count()}
+
+    @app.get("/health", tags=["meta"], summary="Alive: the process serves requests (no dependency checked)")
+    def alive() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["meta"], summary="Ready: the database (and Redis, when configured) answer",
+             responses={503: {"description": "a dependency is unreachable"}})
+    def ready(request: Request) -> JSONResponse:
+        return JSONResponse(*readiness(request.app.state.ctx))
 
     app.include_router(music.router)
     app.include_router(scores.router)

@@ -2,7 +2,11 @@
 
 One :class:`ApiContext` is built per app and kept in ``app.state.ctx``. ``wake_jobs`` and
 ``wake_webhooks`` may be called from any thread (routes run in a thread pool) and nudge the
-background loops on the server's event loop, so a new job starts without waiting for a poll.
+background loops on the server's event loop, so a new job starts without waiting for a poll
+(with ``--api.redis_url`` they are :class:`tuneforge.api.wakeups.RedisWakeup`, which nudge other
+processes too). ``nonces`` remembers signed-request nonces (the store's table, or Redis);
+``ready_checks`` are the named probes ``GET /ready`` runs (each raises when its dependency is down);
+``registry_age`` reports how old the validator's published registry is (replicas only).
 """
 
 import asyncio
@@ -57,6 +61,9 @@ class ApiContext:
     gateway: Any = None
     leaderboard: Callable[[], list[dict[str, Any]]] = field(default=lambda: [])
     is_registered: Callable[[str], bool] = field(default=lambda hotkey: False)
-    limiter: RateLimiter = field(default_factory=RateLimiter)
+    limiter: Any = field(default_factory=RateLimiter)  # RateLimiter or RedisRateLimiter
     wake_jobs: Wakeup = field(default_factory=Wakeup)
     wake_webhooks: Wakeup = field(default_factory=Wakeup)
+    nonces: Any = None  # tuneforge.api.nonces.NonceLedger; None: the store's table
+    ready_checks: dict[str, Callable[[], None]] = field(default_factory=dict)
+    registry_age: Callable[[], float | None] | None = None
