@@ -1,7 +1,8 @@
 """Install TuneForge: the `tuneforge` subnet package and the standalone `scoring` package.
 
 The minimal install (miners on the procedural backend, validators without neural models)
-does not pull torch; the `models` extra adds torch, transformers, tokenizers and safetensors, the
+does not pull torch; the `models` extra adds torch, transformers, tokenizers, safetensors and
+diffusers (the ACE-Step 1.5 backend), the
 `postgres` extra the PostgreSQL driver (psycopg 3) for the API's store, the `redis` extra the client
 API replicas share rate limits, nonces and job wake-ups through.
 Install torch pinned (``pip install torch==2.13.0``) before or with the `models` extra.
@@ -45,6 +46,9 @@ MODELS = [
     "tokenizers>=0.19",
     "safetensors>=0.4",
     "sentencepiece>=0.2",
+    # AceStepPipeline (ACE-Step 1.5) first shipped in 0.42; the backend subclasses its encode_prompt,
+    # so the minor version is pinned until a newer one has been checked against it.
+    "diffusers>=0.42.1,<0.43",
 ]
 TEST = [
     "pytest>=8",

@@ -76,6 +76,10 @@ def test_every_flag_reaches_the_config():
         (["--generation.device", "cpu,"], "--generation.device"),
         (["--axon.port", "70000"], "--axon.port"),
         (["--netuid", "-3"], "--netuid"),
+        (["--generation.max_batch", "0"], "--generation.max_batch"),
+        (["--generation.max_batch", "17"], "--generation.max_batch"),
+        (["--generation.max_vram_gb", "0"], "--generation.max_vram_gb"),
+        (["--generation.max_vram_gb", "inf"], "--generation.max_vram_gb"),
     ],
 )
 def test_unworkable_values_name_the_flag(argv, flag):
@@ -88,6 +92,18 @@ def test_malformed_flags_exit_with_usage_error(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         parse_miner_config(argv)
     assert exc.value.code == 2
+
+
+def test_ace_step_backend_flags_reach_each_devices_settings():
+    config = parse_miner_config(
+        ["--generation.backend", "ace_step", "--generation.device", "cuda:0,cuda:1",
+         "--generation.max_batch", "4", "--generation.max_vram_gb", "20", "--generation.precision", "bf16"]
+    )  # fmt: skip
+    settings = config.generation_settings_for("cuda:1")
+    assert (settings.backend, settings.max_batch, settings.max_vram_gb, settings.precision) == ("ace_step", 4, 20.0, "bf16")
+    assert settings.model is None and settings.model_name() == "ACE-Step/acestep-v15-xl-turbo-diffusers"
+    assert parse_miner_config([]).generation.model_name() == ""  # procedural: no model
+    assert parse_miner_config(["--generation.backend", "musicgen"]).generation.model_name() == "facebook/musicgen-small"
 
 
 def test_dataclass_validates_direct_construction():

@@ -5,6 +5,7 @@ every case is decided by event order, not by how fast this machine is.
 """
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -412,3 +413,123 @@ def test_speed_estimate_describes_itself():
     assert speed.seconds_per_audio_second == pytest.approx(0.5)
     with pytest.raises(ValueError):
         SpeedEstimate(alpha=0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# batching
+
+
+class BatchingSine(SineBackend):
+    """A sine backend that batches up to ``max_batch`` requests of equal duration; records each call."""
+
+    def __init__(self, *, max_batch: int = 3, **kw) -> None:
+        super().__init__(**kw)
+        self.max_batch = max_batch
+        self.batches: list[list[MusicSpec]] = []
+        self.short_by = 0  # return this many fewer clips than asked (a broken backend)
+
+    def batch_key(self, spec: MusicSpec) -> float:
+        return spec.duration_seconds
+
+    def generate(self, spec: MusicSpec) -> GeneratedAudio:
+        self.batches.append([spec])
+        return super().generate(spec)
+
+    def generate_batch(self, specs):
+        self.batches.append(list(specs))
+        clips = [SineBackend.generate(self, s) for s in specs]
+        return clips[: len(clips) - self.short_by]
+
+
+def _wait_queued(engine, n: int) -> None:
+    deadline = time.monotonic() + 5
+    while engine.queue_depth < n and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert engine.queue_depth == n
+
+
+def test_waiting_jobs_with_the_same_key_share_one_call_and_the_rest_keep_their_place(clock):
+    backend = BatchingSine(max_batch=3)
+    backend.gate = threading.Event()
+    engine = _engine(backend, clock, queue_size=8)
+    try:
+        first = engine.submit(_spec(1.0, seed=0), deadline=clock() + 60)
+        assert backend.started.wait(5)
+        later = [engine.submit(_spec(d, seed=i), deadline=clock() + 60)
+                 for i, d in enumerate([2.0, 1.0, 1.0, 2.0, 1.0, 1.0], start=1)]
+        _wait_queued(engine, 6)
+        backend.gate.set()
+        results = [f.result(timeout=10) for f in [first, *later]]
+    finally:
+        backend.gate.set()
+        engine.stop()
+    seeds = [[s.seed for s in batch] for batch in backend.batches]
+    # seed 1 (2 s) is taken first and joined by seed 4 (2 s); then seed 2 (1 s) with 3, 5 (limit 3); then 6.
+    assert seeds == [[0], [1, 4], [2, 3, 5], [6]]
+    assert [r.batch_size for r in results] == [1, 2, 3, 3, 2, 3, 1]
+    assert all(r.audio.samples.shape[1] == int(round(s * 16_000))
+               for r, s in zip(results, [1.0, 2.0, 1.0, 1.0, 2.0, 1.0, 1.0], strict=True))
+    assert engine.stats.snapshot().generations_completed == 7
+
+
+def test_a_backend_without_batching_is_called_one_job_at_a_time(clock, gated):
+    engine = _engine(gated, clock, queue_size=4)
+    try:
+        engine.submit(_spec(seed=0), deadline=clock() + 60)
+        assert gated.started.wait(5)
+        futures = [engine.submit(_spec(seed=i), deadline=clock() + 60) for i in (1, 2, 3)]
+        gated.gate.set()
+        assert [f.result(timeout=10).batch_size for f in futures] == [1, 1, 1]
+    finally:
+        gated.gate.set()
+        engine.stop()
+    assert [s.seed for s in gated.calls] == [0, 1, 2, 3]
+
+
+def test_a_batch_mate_that_would_finish_late_is_dropped_and_the_rest_run(clock):
+    backend = BatchingSine(max_batch=4)
+    backend.gate = threading.Event()
+    engine = _engine(backend, clock, queue_size=4)
+    try:
+        engine.speed(0).observe(audio_seconds=1.0, elapsed_s=2.0)  # 2 s per audio second
+        engine.submit(_spec(1.0, seed=0), deadline=clock() + 60)
+        assert backend.started.wait(5)
+        keep = engine.submit(_spec(1.0, seed=1), deadline=clock() + 60)
+        late = engine.submit(_spec(1.0, seed=2), deadline=clock() + 30)
+        _wait_queued(engine, 2)
+        clock.t += 29.0  # 1 s left for `late`; a 1 s clip is expected to take >= 2 s
+        backend.gate.set()
+        assert keep.result(timeout=10).batch_size == 1
+        with pytest.raises(WouldFinishLate, match=r"expected to take .* 1\.00 s left"):
+            late.result(timeout=10)
+    finally:
+        backend.gate.set()
+        engine.stop()
+
+
+def test_a_batch_with_the_wrong_number_of_clips_fails_every_job_in_it(clock):
+    backend = BatchingSine(max_batch=2)
+    backend.gate = threading.Event()
+    engine = _engine(backend, clock, queue_size=4)
+    try:
+        engine.submit(_spec(1.0, seed=0), deadline=clock() + 60)
+        assert backend.started.wait(5)
+        backend.short_by = 1
+        pair = [engine.submit(_spec(1.0, seed=i), deadline=clock() + 60) for i in (1, 2)]
+        _wait_queued(engine, 2)
+        backend.gate.set()
+        for f in pair:
+            with pytest.raises(GenerationFailed, match="1 clips for a batch of 2"):
+                f.result(timeout=10)
+    finally:
+        backend.gate.set()
+        engine.stop()
+    assert engine.stats.snapshot().errors_last_hour == 2
+
+
+def test_warm_up_of_a_batching_backend_renders_a_full_batch(clock):
+    backend = BatchingSine(max_batch=3)
+    engine = GenerationEngine([backend], queue_size=1, clock=clock)
+    engine.warm_up(_spec(1.0, seed=10))
+    assert [[s.seed for s in b] for b in backend.batches] == [[10], [10, 11, 12]]
+    assert engine.speed(0).provisional

@@ -9,6 +9,8 @@ with that backend returns, byte for byte, and the same flags give the same bytes
     tuneforge generate --prompt "calm jazz piano" --duration 10 --seed 7 --out clip.wav
     tuneforge generate --prompt "dark techno" --duration 20 --seed 3 --backend musicgen \\
         --model ~/.cache/tuneforge/models/musicgen-small --device cuda --out techno.wav
+    tuneforge generate --prompt "indie pop ballad" --duration 30 --seed 5 --backend ace_step \\
+        --vocals --lyrics $'[Verse]\\nCity lights are fading slow' --device cuda --out song.wav
 
 Exit status: 0 when the file was written, 2 on bad flags or a backend that cannot run here,
 1 when generation failed.
@@ -21,7 +23,7 @@ import os
 import sys
 import time
 
-from tuneforge.generation.base import GenerationSettings
+from tuneforge.generation.base import BACKENDS, DEFAULT_MODELS, GenerationSettings
 
 __all__ = ["register", "run", "build_synapse"]
 
@@ -48,13 +50,14 @@ def register(subparsers) -> None:
     p.add_argument("--instruments", default="", help="comma-separated instrument names")
     p.add_argument("--lyrics", default=None)
     p.add_argument("--vocals", action="store_true", help="ask for vocals")
-    p.add_argument("--backend", choices=("procedural", "musicgen"), default=_SETTINGS.backend,
+    p.add_argument("--backend", choices=BACKENDS, default=_SETTINGS.backend,
                    help="generator, as the miner's --generation.backend (default procedural)")
     p.add_argument("--model", default=_SETTINGS.model,
-                   help="MusicGen model: hub id in the local HF cache, or a local directory (--generation.model)")
+                   help="neural backend's model: hub id in the local cache, or a local directory (--generation.model; "
+                        f"default {DEFAULT_MODELS['musicgen']} / {DEFAULT_MODELS['ace_step']})")
     p.add_argument("--device", default=_SETTINGS.device, help="auto, cpu, cuda, cuda:N (--generation.device)")
     p.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"), default=_SETTINGS.precision,
-                   help="MusicGen precision (--generation.precision)")
+                   help="neural backend precision (--generation.precision)")
     p.add_argument("--sample-rate", type=int, default=_SETTINGS.sample_rate,
                    help=f"procedural output rate in Hz (--generation.sample_rate, default {_SETTINGS.sample_rate})")
     p.add_argument("--soundfont", default=None,

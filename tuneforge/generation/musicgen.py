@@ -114,8 +114,9 @@ class MusicGenBackend:
         except ValueError as exc:
             raise BackendUnavailable(f"bad MusicGen window settings: {exc}") from exc
         sampling = SamplingSettings(extra)
-        loaded = load_musicgen(settings.model, device=settings.device, precision=settings.precision)
-        return cls(loaded, model_id=short_model_name(settings.model), plan=plan, sampling=sampling)
+        model = settings.model_name()
+        loaded = load_musicgen(model, device=settings.device, precision=settings.precision)
+        return cls(loaded, model_id=short_model_name(model), plan=plan, sampling=sampling)
 
     def supported_genres(self) -> list[str]:
         """The catalogue's genres (MusicGen is conditioned on free text, so every one is asked for by name)."""

@@ -48,8 +48,9 @@ class AudiocraftMusicGenBackend:
                 "use the default transformers engine"
             ) from exc
         device = resolve_device(settings.device)
-        model = MusicGen.get_pretrained(settings.model, device=device)
-        return cls(model, model_id=short_model_name(settings.model), device=device, extra=dict(settings.extra or {}))
+        name = settings.model_name()
+        model = MusicGen.get_pretrained(name, device=device)
+        return cls(model, model_id=short_model_name(name), device=device, extra=dict(settings.extra or {}))
 
     def supported_genres(self) -> list[str]:
         return list(GENRES)

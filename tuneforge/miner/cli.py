@@ -41,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--check.key", default="F major", help="Self-check: requested key, e.g. 'F major'.")
     parser.add_argument("--check.meter", default="4/4", help="Self-check: requested time signature.")
     parser.add_argument("--check.seed", type=int, default=1, help="Self-check: generation seed.")
+    parser.add_argument(
+        "--check.lyrics", default=None, help="Self-check: lyrics to sing (asks for vocals; ace_step sings them)."
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -58,6 +61,8 @@ def _self_check(args: argparse.Namespace) -> int:
         key_signature=v["check.key"],
         time_signature=v["check.meter"],
         duration_seconds=v["check.duration"],
+        lyrics=v["check.lyrics"],
+        vocals_requested=True if v["check.lyrics"] else None,
         seed=v["check.seed"],
     )
     names = (v["generation.backend"],) if v["generation.backend"] else BACKEND_NAMES

@@ -16,7 +16,7 @@ from typing import Any
 import bittensor as bt
 
 from tuneforge import chain
-from tuneforge.generation.base import GenerationSettings
+from tuneforge.generation.base import BACKENDS, DEFAULT_MODELS, GenerationSettings
 from tuneforge.neuron_config import nest_config, set_flag_help
 
 __all__ = [
@@ -49,7 +49,7 @@ DEFAULT_RESYNC_INTERVAL_S = 120.0
 #: Seconds of audio generated once at start to warm the model and seed the speed estimate.
 DEFAULT_WARMUP_SECONDS = 1.0
 
-_BACKENDS = ("procedural", "musicgen")
+_BACKENDS = BACKENDS
 _PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
@@ -112,6 +112,12 @@ class MinerConfig:
             raise ConfigError(
                 f"--generation.precision must be one of {'|'.join(_PRECISIONS)}, got {self.generation.precision!r}"
             )
+        if not 1 <= self.generation.max_batch <= 16:
+            raise ConfigError(f"--generation.max_batch must be 1-16, got {self.generation.max_batch}")
+        if self.generation.max_vram_gb is not None and not (
+            math.isfinite(self.generation.max_vram_gb) and self.generation.max_vram_gb > 0
+        ):
+            raise ConfigError(f"--generation.max_vram_gb must be > 0 GiB, got {self.generation.max_vram_gb}")
         if not self.devices or any(not d for d in self.devices):
             raise ConfigError("--generation.device needs at least one device name (e.g. cpu, cuda:0,cuda:1)")
         if len(set(self.devices)) != len(self.devices):
@@ -137,6 +143,8 @@ class MinerConfig:
             precision=g.precision,
             sample_rate=g.sample_rate,
             soundfont=g.soundfont,
+            max_batch=g.max_batch,
+            max_vram_gb=g.max_vram_gb,
             extra=dict(g.extra),
         )
 
@@ -166,6 +174,8 @@ class MinerConfig:
             "generation.device": ",".join(self.devices),
             "generation.precision": self.generation.precision,
             "generation.soundfont": self.generation.soundfont,
+            "generation.max_batch": self.generation.max_batch,
+            "generation.max_vram_gb": self.generation.max_vram_gb,
             "blacklist.min_stake": self.min_stake,
             "blacklist.allow_non_validators": self.allow_non_validators,
             "miner.queue_size": self.queue_size,
@@ -199,15 +209,38 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         "--generation.backend",
         choices=_BACKENDS,
         default=gen.backend,
-        help="Generator: procedural (weight-free composer, CPU) or musicgen (transformers, GPU advised).",
+        help="Generator: procedural (weight-free composer, CPU), musicgen (transformers, GPU advised) or "
+        "ace_step (ACE-Step 1.5 through diffusers: sings lyrics; GPU advised).",
     )
-    parser.add_argument("--generation.model", default=gen.model, help="MusicGen model: hub id in the local HF cache, or a local directory.")
+    parser.add_argument(
+        "--generation.model",
+        default=gen.model,
+        help="Neural backend's model: hub id in the local cache (scripts/download_models.sh) or a local directory "
+        f"(default: {DEFAULT_MODELS['musicgen']} for musicgen, {DEFAULT_MODELS['ace_step']} for ace_step).",
+    )
     parser.add_argument(
         "--generation.device",
         default=gen.device,
         help="Device(s): auto, cpu, cuda, cuda:N; comma-separate several for one worker per device.",
     )
-    parser.add_argument("--generation.precision", choices=_PRECISIONS, default=gen.precision, help="Model precision (MusicGen).")
+    parser.add_argument(
+        "--generation.precision",
+        choices=_PRECISIONS,
+        default=gen.precision,
+        help="Neural backend precision; auto: fp32 on CPU, fp16 (musicgen) / bf16 where supported (ace_step) on CUDA.",
+    )
+    parser.add_argument(
+        "--generation.max_batch",
+        type=int,
+        default=gen.max_batch,
+        help="Queued requests rendered together in one call by a backend that batches (ace_step), 1-16 (default 1).",
+    )
+    parser.add_argument(
+        "--generation.max_vram_gb",
+        type=float,
+        default=None,
+        help="CUDA memory this miner may take per device, in GiB; a batch past it is rendered in halves (default: no bound).",
+    )
     parser.add_argument(
         "--generation.soundfont",
         default=None,
@@ -269,6 +302,8 @@ def config_from_namespace(ns: argparse.Namespace) -> MinerConfig:
         precision=v["generation.precision"],
         sample_rate=int(v["generation.sample_rate"]),
         soundfont=v["generation.soundfont"],
+        max_batch=int(v["generation.max_batch"]),
+        max_vram_gb=None if v["generation.max_vram_gb"] is None else float(v["generation.max_vram_gb"]),
     )
     return MinerConfig(
         netuid=int(v["netuid"]),

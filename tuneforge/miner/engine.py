@@ -16,6 +16,12 @@ never measure again, so after ``trial_after`` refusals in a row made while every
 idle, the next such request is admitted as a trial and run whatever the estimate says; its
 measured time corrects the estimate (a slow device simply stays slow). Every refusal says which
 estimate it used.
+
+Batching: a backend with ``max_batch > 1`` (a :class:`~tuneforge.generation.base.BatchingBackend`)
+is handed, with the job its worker took, the waiting jobs whose ``batch_key`` equals that job's, in
+queue order, up to ``max_batch`` together; jobs that cannot join keep their place. The speed
+estimate of a batching device is per job (a batch's wall time over the longest clip in it), the
+figure a deadline needs: a job that waits for a batch waits for the whole batch.
 """
 
 import asyncio
@@ -24,8 +30,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +50,7 @@ __all__ = [
     "WouldFinishLate",
     "EngineStopped",
     "GenerationFailed",
+    "backend_max_batch",
 ]
 
 logger = logging.getLogger(__name__)
@@ -69,11 +78,16 @@ class GenerationFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class GenerationResult:
-    """A rendered clip: ``audio.samples`` float32 ``(channels, frames)``; times in seconds."""
+    """A rendered clip: ``audio.samples`` float32 ``(channels, frames)``; times in seconds.
+
+    ``batch_size``: requests rendered in the same backend call (1 unless the backend batches);
+    ``generation_time_s`` is that call's wall time.
+    """
 
     audio: GeneratedAudio
     generation_time_s: float
     device: str
+    batch_size: int = 1
 
 
 class SpeedEstimate:
@@ -154,6 +168,54 @@ class _Job:
 _STOP = object()
 
 
+class _JobQueue:
+    """The FIFO the device workers share, from which a worker can also take the waiting jobs that
+    can join its batch (the rest keep their order). Holds :class:`_Job` items and ``_STOP``."""
+
+    def __init__(self) -> None:
+        self._items: deque[Any] = deque()
+        self._cond = threading.Condition()
+
+    def put(self, item: Any) -> None:
+        with self._cond:
+            self._items.append(item)
+            self._cond.notify()
+
+    put_nowait = put
+
+    def get(self) -> Any:
+        with self._cond:
+            while not self._items:
+                self._cond.wait()
+            return self._items.popleft()
+
+    def get_nowait(self) -> Any:
+        with self._cond:
+            if not self._items:
+                raise queue.Empty
+            return self._items.popleft()
+
+    def qsize(self) -> int:
+        with self._cond:
+            return len(self._items)
+
+    def take_matching(self, matches: Callable[["_Job"], bool], limit: int) -> list["_Job"]:
+        """Remove and return, in queue order, up to ``limit`` waiting jobs for which ``matches`` is true."""
+        if limit <= 0:
+            return []
+        with self._cond:
+            taken = []
+            kept: deque[Any] = deque()
+            while self._items:
+                item = self._items.popleft()
+                if len(taken) < limit and item is not _STOP and matches(item):
+                    taken.append(item)
+                else:
+                    kept.append(item)
+            self._items = kept
+            return taken
+
+
 def _conform(audio: GeneratedAudio, spec: MusicSpec) -> GeneratedAudio:
     """Check a backend's output: ``(channels, frames)`` finite float32 of the exact requested length.
 
@@ -178,8 +240,19 @@ def _conform(audio: GeneratedAudio, spec: MusicSpec) -> GeneratedAudio:
     return GeneratedAudio(samples=np.ascontiguousarray(samples), sample_rate=int(audio.sample_rate), model_id=audio.model_id)
 
 
+def backend_max_batch(backend: GenerationBackend) -> int:
+    """Requests ``backend`` renders in one call: its ``max_batch`` when it batches, else 1."""
+    limit = int(getattr(backend, "max_batch", 1) or 1)
+    if limit > 1 and callable(getattr(backend, "generate_batch", None)) and callable(getattr(backend, "batch_key", None)):
+        return limit
+    return 1
+
+
 class _DeviceWorker:
-    """Takes jobs from the shared queue and renders them on one backend, one at a time."""
+    """Takes jobs from the shared queue and renders them on one backend, one call at a time.
+
+    A batching backend gets the taken job together with the waiting jobs that share its batch key.
+    """
 
     def __init__(self, engine: "GenerationEngine", backend: GenerationBackend, speed: SpeedEstimate) -> None:
         self.engine = engine
@@ -193,44 +266,74 @@ class _DeviceWorker:
             item = self.engine._queue.get()
             if item is _STOP:
                 return
+            jobs = [item, *self._batch_mates(item)]
             try:
-                self._run(item)
+                self._run(jobs)
             finally:
-                self.engine._release_slot()
+                for _ in jobs:
+                    self.engine._release_slot()
 
-    def _run(self, job: _Job) -> None:
+    def _batch_mates(self, job: _Job) -> list[_Job]:
+        """Waiting jobs that can share ``job``'s backend call (none for a backend that does not batch)."""
+        limit = backend_max_batch(self.backend)
+        if limit <= 1:
+            return []
+        key_of: Callable[[MusicSpec], Hashable] = self.backend.batch_key  # type: ignore[attr-defined]
+        key = key_of(job.spec)
+        return self.engine._queue.take_matching(lambda other: key_of(other.spec) == key, limit - 1)
+
+    def _admit(self, job: _Job, expected: float) -> bool:
+        """Whether ``job`` is still wanted and can finish in time; settles its future when not."""
         self.engine._dequeued(job)
-        clock = self.engine._clock
         if not job.future.set_running_or_notify_cancel():
             logger.debug("dropping a job its caller abandoned")
-            return
-        now = clock()
-        left = job.deadline - now
-        expected = self.speed.expected_seconds(job.spec.duration_seconds)
+            return False
+        left = job.deadline - self.engine._clock()
         if left <= 0:
             job.future.set_exception(WouldFinishLate(f"deadline passed {-left:.2f} s before the job started"))
-            return
+            return False
         if expected > left and not job.trial:
             job.future.set_exception(
                 WouldFinishLate(f"{job.spec.duration_seconds:g} s clip expected to take {expected:.2f} s on {self.device} "
                                 f"at {self.speed.describe()}, {left:.2f} s left")
             )
+            return False
+        return True
+
+    def _run(self, jobs: list[_Job]) -> None:
+        clock = self.engine._clock
+        longest = max(job.spec.duration_seconds for job in jobs)
+        expected = self.speed.expected_seconds(longest)
+        live = [job for job in jobs if self._admit(job, expected)]
+        if not live:
             return
         started = clock()
         try:
-            audio = _conform(self.backend.generate(job.spec), job.spec)
-        except Exception as exc:  # any backend failure becomes one counted, logged error
-            self.engine.stats.record_error()
-            logger.exception("generation failed on %s", self.device)
-            job.future.set_exception(GenerationFailed(f"{type(exc).__name__}: {exc}"))
+            if len(live) == 1:
+                rendered = [self.backend.generate(live[0].spec)]
+            else:
+                rendered = list(self.backend.generate_batch([job.spec for job in live]))  # type: ignore[attr-defined]
+                if len(rendered) != len(live):
+                    raise GenerationFailed(f"backend returned {len(rendered)} clips for a batch of {len(live)}")
+            audios = [_conform(audio, job.spec) for audio, job in zip(rendered, live, strict=True)]
+        except Exception as exc:  # any backend failure becomes one counted, logged error per request
+            logger.exception("generation failed on %s (batch of %d)", self.device, len(live))
+            for job in live:
+                self.engine.stats.record_error()
+                job.future.set_exception(GenerationFailed(f"{type(exc).__name__}: {exc}"))
             return
         elapsed = clock() - started
-        self.speed.observe(audio_seconds=job.spec.duration_seconds, elapsed_s=elapsed)
-        if job.trial:
+        self.speed.observe(audio_seconds=max(job.spec.duration_seconds for job in live), elapsed_s=elapsed)
+        if any(job.trial for job in live):
             logger.info("trial generation on %s: %.1f s of audio in %.2f s; estimate now %s",
-                        self.device, job.spec.duration_seconds, elapsed, self.speed.describe())
-        self.engine.stats.record_generation(elapsed_s=elapsed)
-        job.future.set_result(GenerationResult(audio=audio, generation_time_s=elapsed, device=self.device))
+                        self.device, longest, elapsed, self.speed.describe())
+        if len(live) > 1:
+            logger.info("batch of %d on %s: %.2f s", len(live), self.device, elapsed)
+        for job, audio in zip(live, audios, strict=True):
+            self.engine.stats.record_generation(elapsed_s=elapsed)
+            job.future.set_result(
+                GenerationResult(audio=audio, generation_time_s=elapsed, device=self.device, batch_size=len(live))
+            )
 
 
 class GenerationEngine:
@@ -263,7 +366,7 @@ class GenerationEngine:
         self._clock = clock
         # Admission is counted, not left to the queue's maxsize: a job sits in the queue for a
         # moment before an idle worker takes it, and a burst must not be refused in that moment.
-        self._queue: queue.Queue = queue.Queue()
+        self._queue = _JobQueue()
         self.queue_size = int(queue_size)
         self.stats = stats or MinerStats(clock=clock)
         self._workers = [_DeviceWorker(self, b, SpeedEstimate()) for b in backends]
@@ -306,8 +409,12 @@ class GenerationEngine:
     def warm_up(self, spec: MusicSpec) -> None:
         """Render ``spec`` once on every device, in the calling thread, to load caches and time it.
 
-        Call before :meth:`start`. A failure raises :class:`GenerationFailed`: a miner whose
-        backend cannot render a short clip should not start serving.
+        A batching backend then also renders a full batch (``max_batch`` copies of ``spec`` with
+        consecutive seeds): that allocates the memory serving will need, lets a backend that runs
+        out of it lower its batch limit before the first request, and seeds the estimate with
+        the batch's time (a job may wait for a whole batch). Call before :meth:`start`. A failure
+        raises :class:`GenerationFailed`: a miner whose backend cannot render a short clip
+        should not start serving.
         """
         for worker in self._workers:
             started = self._clock()
@@ -316,6 +423,21 @@ class GenerationEngine:
             except Exception as exc:
                 raise GenerationFailed(f"warm-up on {worker.device} failed: {type(exc).__name__}: {exc}") from exc
             elapsed = self._clock() - started
+            batch = backend_max_batch(worker.backend)
+            if batch > 1:
+                specs = [spec.with_seed(spec.seed + i) for i in range(batch)]
+                started = self._clock()
+                try:
+                    clips = worker.backend.generate_batch(specs)  # type: ignore[attr-defined]
+                    for clip, one in zip(clips, specs, strict=True):
+                        _conform(clip, one)
+                except Exception as exc:
+                    raise GenerationFailed(
+                        f"batched warm-up ({batch}) on {worker.device} failed: {type(exc).__name__}: {exc}"
+                    ) from exc
+                elapsed = max(elapsed, self._clock() - started)
+                logger.info("warm-up batch of %d on %s: batch limit now %d",
+                            batch, worker.device, backend_max_batch(worker.backend))
             worker.speed.observe(audio_seconds=spec.duration_seconds, elapsed_s=elapsed, warmup=True)
             logger.info("warm-up on %s: %.3f s for %.1f s of audio (%s; real generations replace it)",
                         worker.device, elapsed, spec.duration_seconds, worker.speed.describe())

@@ -1,6 +1,7 @@
 """Miner self-check: render one clip per available backend and measure what came out.
 
-For each backend (procedural always; MusicGen only when its model is on this machine) the check
+For each backend (procedural always; MusicGen and ACE-Step only when their model is on this
+machine) the check
 builds the backend exactly as the miner would, renders one request, and measures the clip's
 tempo, key and duration with the scoring package's per-clip features, so an operator sees
 requested and measured values side by side before going live. A backend that cannot run here
@@ -16,7 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from scoring.music_theory import Key, key_relation
-from tuneforge.generation.base import BackendUnavailable, GenerationBackend, GenerationSettings, build_backend
+from tuneforge.generation.base import (
+    BACKENDS,
+    BackendUnavailable,
+    GenerationBackend,
+    GenerationSettings,
+    build_backend,
+)
 from tuneforge.spec import MusicSpec
 
 __all__ = [
@@ -32,7 +39,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-BACKEND_NAMES = ("procedural", "musicgen")
+BACKEND_NAMES = BACKENDS
 #: Tempo agreement tolerance (fraction); octave errors (x2, x0.5) are reported as such.
 TEMPO_TOLERANCE = 0.04
 
@@ -111,13 +118,23 @@ def check_backend(
         precision=settings.precision,
         sample_rate=settings.sample_rate,
         soundfont=settings.soundfont,
+        max_batch=settings.max_batch,
+        max_vram_gb=settings.max_vram_gb,
         extra=dict(settings.extra),
     )
     if name == "musicgen":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a self-check never downloads
-        present, where = musicgen_model_present(settings.model)
+        present, where = musicgen_model_present(backend_settings.model_name())
         if not present:
             return SelfCheckRow(name, "skipped", where, spec)
+    if name == "ace_step":
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from tuneforge.generation.ace_step_loading import resolve_ace_step_dir
+
+        try:
+            resolve_ace_step_dir(backend_settings.model_name())  # looks at the disk only
+        except BackendUnavailable as exc:
+            return SelfCheckRow(name, "skipped", str(exc), spec)
     try:
         backend = (builder or build_backend)(backend_settings)
     except BackendUnavailable as exc:
