@@ -23,6 +23,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from tiny_models import TINY_AESTHETICS_WAVLM, build_tiny_aesthetics  # noqa: E402
 
+from scoring import listeners  # noqa: E402
 from scoring.breakdown import ScoreBreakdown  # noqa: E402
 from scoring.curves import ramp  # noqa: E402
 from scoring.features import Features  # noqa: E402
@@ -435,7 +436,9 @@ def test_scorer_reports_which_model_produced_the_values(bundle):
     out = Scorer(models=bundle).score(samples=_tone(6.0), sample_rate=SR, request=_request())
     assert out.signals["learned_mos"] is not None and out.signals["neural_quality"] is not None
     src = f"{AES} ({bundle.aesthetics.identity})"
-    assert out.sources == {"learned_mos": src, "neural_quality": src}
+    assert out.sources["learned_mos"] == src and out.sources["neural_quality"] == src
+    # the other signals' sources are the wheel listeners' (or none)
+    assert set(out.sources.values()) - {src} <= {listeners.MUSICNN_SOURCE, listeners.NOTES_SOURCE}
     d = out.to_dict()
     assert d["sources"] == out.sources and ScoreBreakdown.from_dict(d).sources == out.sources
 
@@ -447,9 +450,9 @@ def test_without_aesthetics_the_weight_free_routes_stay(tmp_path):
     empty = load_models(tmp_path)
     out = Scorer(models=empty).score(samples=_tone(6.0), sample_rate=SR, request=_request())
     assert out.signals["learned_mos"] == pytest.approx(plain, abs=1e-12)
-    assert out.unavailable["neural_quality"] == "model absent: encoder"
-    assert out.sources == {} and "sources" not in out.to_dict()
-    assert "sources" not in Scorer().score(samples=_tone(6.0), sample_rate=SR, request=_request()).to_dict()
+    # no aesthetics and no MERT: neural_quality is the musicnn typicality; learned_mos keeps its formula
+    assert out.sources.get("neural_quality") == listeners.MUSICNN_SOURCE and "learned_mos" not in out.sources
+    assert "learned_mos" not in Scorer().score(samples=_tone(6.0), sample_rate=SR, request=_request()).sources
 
 
 def test_a_failing_aesthetics_model_is_an_error_not_a_silent_fallback(tiny_dir, monkeypatch):
@@ -462,7 +465,7 @@ def test_a_failing_aesthetics_model_is_an_error_not_a_silent_fallback(tiny_dir, 
     out = Scorer(models=b).score(samples=_tone(5.0), sample_rate=SR, request=_request())
     assert out.unavailable["learned_mos"] == "error: aesthetics: RuntimeError: aesthetics exploded"
     assert out.unavailable["neural_quality"] == "error: aesthetics: RuntimeError: aesthetics exploded"
-    assert out.sources == {} and out.final_score > 0
+    assert "learned_mos" not in out.sources and "neural_quality" not in out.sources and out.final_score > 0
     with pytest.raises(Unavailable, match="error: aesthetics"):
         f = Features.from_audio(samples=_tone(3.0), sample_rate=SR)
         learned_mos.compute(SignalContext(features=f, request=_request(), models=b))

@@ -16,6 +16,7 @@ import pytest  # noqa: E402
 from tiny_models import build_all  # noqa: E402
 
 from scoring import constants as C  # noqa: E402
+from scoring import listeners  # noqa: E402
 from scoring.features import Features  # noqa: E402
 from scoring.history import MinerHistory  # noqa: E402
 from scoring.models import (  # noqa: E402
@@ -30,7 +31,7 @@ from scoring.models.clap import ClapEmbedder, clap_windows  # noqa: E402
 from scoring.models.encoder import encoder_windows  # noqa: E402
 from scoring.models.whisper import whisper_windows  # noqa: E402
 from scoring.request import ScoringRequest  # noqa: E402
-from scoring.scorer import RoundEntry, Scorer  # noqa: E402
+from scoring.scorer import RoundEntry, Scorer, history_embedding  # noqa: E402
 from scoring.signals import diversity, vocal_lyrics  # noqa: E402
 from scoring.signals.base import RoundContext, SignalContext, Unavailable  # noqa: E402
 
@@ -75,10 +76,11 @@ def test_empty_models_dir_makes_neural_signals_unavailable(tmp_path):
     assert empty.clap is None and set(empty.missing) == {"clap", "encoder", "whisper", "aesthetics", "preference", "fad_reference"}
     out = Scorer(models=empty).score(samples=_tone(5.0), sample_rate=SR, request=_request(vocals_requested=True))
     assert out.unavailable["clap"] == "model absent: clap"
-    assert out.unavailable["neural_quality"] == "model absent: encoder"
+    # no MERT: neural_quality takes its weight-free route through the musicnn taggers
+    assert out.signals["neural_quality"] is not None and out.sources["neural_quality"] == listeners.MUSICNN_SOURCE
     assert out.unavailable["vocal_lyrics"] == "model absent: whisper"
     assert out.unavailable["preference"] == "model absent: preference head"
-    assert out.penalty_notes["fad_penalty"] == "model absent: fad_reference"
+    assert out.penalty_notes["fad_penalty"] == "needs 16 musicnn-embedded clips of this miner, has 1"  # weight-free FAD
     assert out.final_score > 0
 
 
@@ -220,7 +222,7 @@ def test_diversity_without_models():
         diversity.compute(SignalContext(features=a, request=req, hotkey="x"))
     history = MinerHistory()
     for _ in range(3):
-        history.add("x", embedding=a.dsp_embedding)
+        history.add("x", embedding=history_embedding(a))
     repeat = diversity.compute(SignalContext(features=a, request=req, history=history, hotkey="x"))
     varied = diversity.compute(SignalContext(features=b, request=req, history=history, hotkey="x"))
     assert repeat == pytest.approx(0.0, abs=1e-6) and varied > repeat

@@ -66,6 +66,9 @@ def compute(ctx: SignalContext) -> float:
             ctx, NAME, f"{bundle.fad_reference.model_name} ({bundle.fad_reference.model_identity})"
         )
         return multiplier
+    if bundle is not None and getattr(bundle, "clap", None) is not None:
+        # history holds CLAP embeddings: a musicnn window could never fill
+        raise Unavailable("model absent: fad_reference")
     ref = listeners.musicnn_reference()
     embedding = ctx.features.musicnn_embedding if ref is not None else None
     if ref is None or embedding is None:
