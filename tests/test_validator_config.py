@@ -14,7 +14,7 @@ FLAGS = (
     "--subtensor.chain_endpoint", "--logging.debug", "--neuron.sample_size", "--neuron.timeout",
     "--neuron.round_interval", "--neuron.sync_interval", "--neuron.weights_interval", "--neuron.scoring_budget",
     "--neuron.scoring_workers", "--neuron.state_dir", "--neuron.max_rounds", "--scoring.models_dir",
-    "--scoring.require_models", "--wandb.project", "--wandb.offline", "localchain",
+    "--scoring.require_models", "--scoring.allow_missing_listeners", "--wandb.project", "--wandb.offline", "localchain",
 )
 
 
@@ -70,3 +70,21 @@ def test_bad_flag_value_exits_with_a_one_line_error(tmp_path):
                          capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == ["neurons/validator.py: --neuron.sample_size must be >= 1, got 0"]
+
+
+def test_missing_listeners_refuse_to_start_unless_allowed(monkeypatch):
+    from types import SimpleNamespace
+
+    from scoring import listeners
+    from tuneforge.validator.neuron import Validator, ValidatorStartupError
+
+    missing = listeners.ListenerStatus(musicnn=False, notes=True, musicnn_reason="MusicnnMissing: not installed")
+    monkeypatch.setattr(listeners, "status", lambda: missing)
+    strict = SimpleNamespace(config=parse_validator_config([]))
+    with pytest.raises(ValidatorStartupError, match="musicnn: missing .*--scoring.allow_missing_listeners"):
+        Validator._check_listeners(strict)
+    lenient = SimpleNamespace(config=parse_validator_config(["--scoring.allow_missing_listeners"]))
+    assert lenient.config.allow_missing_listeners
+    Validator._check_listeners(lenient)  # starts, with a warning
+    monkeypatch.setattr(listeners, "status", lambda: listeners.ListenerStatus(musicnn=True, notes=True))
+    Validator._check_listeners(strict)

@@ -25,6 +25,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import secrets
 import threading
 import time
@@ -179,9 +180,12 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, track_id = json.loads(raw)
-        return float(created_at), str(track_id)
-    except (ValueError, TypeError) as exc:
+        at = float(created_at)
+    except (ValueError, TypeError, OverflowError) as exc:
         raise InvalidCursor("cursor is not one this server issued") from exc
+    if not math.isfinite(at) or not isinstance(track_id, str):  # never issued: times are finite, ids strings
+        raise InvalidCursor("cursor is not one this server issued")
+    return at, track_id
 
 
 def _usage_bounds(now: float | None) -> tuple[float, float]:

@@ -65,6 +65,7 @@ class ValidatorConfig:
     # Scoring models
     models_dir: str | None = None
     require_models: bool = False
+    allow_missing_listeners: bool = False
     # Experiment logging
     wandb_project: str | None = None
     wandb_entity: str | None = None
@@ -151,6 +152,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                         help="Directory with the scoring models (CLAP, ...); default: the Hugging Face cache.")
     parser.add_argument("--scoring.require_models", action="store_true", default=False,
                         help="Refuse to start when a scoring model is missing (default: score without it).")
+    parser.add_argument("--scoring.allow_missing_listeners", action="store_true", default=False,
+                        help="Start even when the in-wheel listeners (musicnn, basic-pitch) cannot load; scores then "
+                             "differ from every other validator's (default: refuse to start).")
     parser.add_argument("--wandb.project", default=None, help="Log rounds to this wandb project (off when not given).")
     parser.add_argument("--wandb.entity", default=None, help="wandb entity (team or user).")
     parser.add_argument("--wandb.offline", action="store_true", default=False,
@@ -174,7 +178,8 @@ def config_from_namespace(ns: argparse.Namespace) -> ValidatorConfig:
         weights_interval_s=float(v["neuron.weights_interval"]), scoring_budget_s=float(v["neuron.scoring_budget"]),
         scoring_workers=int(v["neuron.scoring_workers"]), state_dir=str(v["neuron.state_dir"]),
         max_rounds=int(v["neuron.max_rounds"]), models_dir=v["scoring.models_dir"],
-        require_models=bool(v["scoring.require_models"]), wandb_project=v["wandb.project"],
+        require_models=bool(v["scoring.require_models"]),
+        allow_missing_listeners=bool(v.get("scoring.allow_missing_listeners", False)), wandb_project=v["wandb.project"],
         wandb_entity=v["wandb.entity"], wandb_offline=bool(v["wandb.offline"]),
         logging_debug=bool(v.get("logging.debug")), logging_trace=bool(v.get("logging.trace")),
         api=api, api_off=bool(v.get("api.off", api is None)),

@@ -267,7 +267,27 @@ class Validator:
                 history = MinerHistory.load(io.BytesIO(history_bytes))
             except ValueError as exc:
                 log.warning("saved miner history unreadable (%s); starting empty", exc)
+        self._check_listeners()
         return Scorer(models=self._load_models(), history=history)
+
+    def _check_listeners(self) -> None:
+        """The in-wheel listeners (musicnn, basic-pitch) are part of every validator's scoring: a
+        validator without them scores differently from the others, so it refuses to start unless
+        ``--scoring.allow_missing_listeners`` is given."""
+        from scoring import listeners
+
+        state = listeners.status()
+        if state.complete:
+            log.info("in-wheel listeners loaded: %s", state.describe())
+            return
+        if not self.config.allow_missing_listeners:
+            raise ValidatorStartupError(
+                f"scoring listeners missing ({state.describe()}); install them with "
+                "`pip install --no-deps musicnn==0.1.0 basic-pitch==0.4.0`, or pass "
+                "--scoring.allow_missing_listeners to score without them"
+            )
+        log.warning("scoring without some in-wheel listeners (%s): scores will differ from other validators'",
+                    state.describe())
 
     def _load_models(self) -> Any:
         cfg = self.config
