@@ -6,6 +6,7 @@
     tuneforge api key list [--account ID]
     tuneforge api key revoke KEY_ID
     tuneforge api credits add --account ID --amount N
+    tuneforge api serve [--api.host H --api.port P --api.redis_url URL]   # one API replica (tuneforge.api.serve)
 
 Every command opens ``--api.database_url`` / ``--api.audio_dir``, or the defaults under
 ``--state-dir`` (the validator's ``--neuron.state_dir``). Output goes to stdout; errors are one
@@ -35,7 +36,7 @@ def _common() -> argparse.ArgumentParser:
 
 def register(subparsers: Any) -> None:
     common = _common()
-    api = subparsers.add_parser("api", help="Administer the HTTP API (accounts, keys, credits).")
+    api = subparsers.add_parser("api", help="Administer the HTTP API (accounts, keys, credits) or serve it.")
     groups = api.add_subparsers(dest="api_group", required=True, metavar="GROUP")
 
     account = groups.add_parser("account", help="Accounts.").add_subparsers(dest="api_action", required=True)
@@ -58,6 +59,9 @@ def register(subparsers: Any) -> None:
     add = credits.add_parser("add", parents=[common], help="Grant credits.")
     add.add_argument("--account", required=True)
     add.add_argument("--amount", type=int, required=True)
+    from tuneforge.api.serve import add_serve_parser
+
+    add_serve_parser(groups, common)
     api.set_defaults(func=run)
 
 
@@ -76,6 +80,10 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from tuneforge.store import NotFound, StoreError
 
+    if args.api_group == "serve":
+        from tuneforge.api.serve import run_serve
+
+        return run_serve(args)
     try:
         store = _open_store(args)
         action = f"{args.api_group} {args.api_action}"

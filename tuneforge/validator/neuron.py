@@ -194,6 +194,7 @@ class Validator:
             if self.store is None:
                 self.store = self._build_store()
             self.runner.store = self.store
+            self._publish_for_replicas(registry=[str(h) for h in self.metagraph.hotkeys], leaderboard=True)
             if self.dendrite is None:
                 self.dendrite = self._build_dendrite()
             self.wandb_run = self._init_wandb()
@@ -388,7 +389,27 @@ class Validator:
                 history.forget(gone)
         if previous and self.hotkey not in hotkeys:
             log.error("this validator's hotkey %s is no longer registered on netuid %d", self.hotkey, self.config.netuid)
+        self._publish_for_replicas(registry=hotkeys)
         return graph
+
+    def _publish_for_replicas(self, *, registry: list[str] | None = None, leaderboard: bool = False) -> None:
+        """Write the registered hotkeys / the leaderboard into the store for API replicas running
+        without a validator (``tuneforge api serve``; see :mod:`tuneforge.api.registry`). A failed
+        write is logged and retried at the next sync or round; validation goes on."""
+        if self.store is None or not hasattr(self.store, "publish"):
+            return
+        from tuneforge.api.registry import publish_leaderboard, publish_registry
+
+        try:
+            if registry is not None:
+                block = getattr(self.metagraph, "block", None)
+                publish_registry(self.store, netuid=self.config.netuid, hotkeys=registry,
+                                 block=None if block is None else int(block))
+            if leaderboard:
+                publish_leaderboard(self.store, self.leaderboard.snapshot())
+        except Exception as exc:
+            log.warning("publishing the %s for API replicas failed: %s: %s",
+                        "registry" if registry is not None else "leaderboard", type(exc).__name__, exc)
 
     def is_registered(self, hotkey: str) -> bool:
         """Whether ``hotkey`` holds a uid on the subnet (per the last metagraph sync)."""
@@ -445,6 +466,7 @@ class Validator:
                                            own_hotkey=self.hotkey, block=block, challenge=challenge)
             self.rounds_completed += 1
             self.last_round = result
+            await asyncio.to_thread(self._publish_for_replicas, leaderboard=True)
             await asyncio.to_thread(self._save_state_logged)
             self._log_wandb(result)
             return result
