@@ -1,32 +1,67 @@
 """Who is calling, may they, and how often: the ASGI middleware in front of every route.
 
-For each HTTP request, in order: the body is read (at most ``max_body_bytes``, else 413); the
+For each HTTP request, in order: the request line and headers are measured (at most
+``max_header_bytes``, else 431; the server itself caps them earlier, see
+:mod:`tuneforge.api.http_server`); the body is read (at most ``max_body_bytes``, else 413); the
 caller is authenticated by the route's scheme — an API key (``Authorization: Bearer tf_...``)
 for ``/api/v1/music/*`` and ``/api/v1/account/*``, a hotkey signature for ``/api/v1/scores/*``,
 either for ``/api/v1/music/audio/*`` (a signature when ``X-Validator-Hotkey`` is sent) — then the
 request is counted against the caller's per-minute limit (failed or absent authentication counts
-against the client IP). Every response, errors and unhandled exceptions included, leaves with
-the ``X-RateLimit-*`` headers; errors are JSON ``{"detail": "..."}``.
+against the client address: the TCP peer, or the address a trusted proxy reports, and an IPv6
+client's whole /64, since one host commonly holds a /64 and could rotate through it). Every
+response, errors and unhandled exceptions included, leaves with the ``X-RateLimit-*`` headers
+(the server's own 431 for an oversized head excepted); errors are JSON ``{"detail": "..."}``.
 """
 
+import ipaddress
 import json
 import logging
+import re
 from typing import Any
 
 from anyio import to_thread
 from starlette.datastructures import Headers
 
 from tuneforge.api.context import ApiContext
+from tuneforge.api.http_server import headers_too_large_detail
 from tuneforge.api.ratelimit import RateDecision
 from tuneforge.api.signing import HOTKEY_HEADER, SignatureRejected, verify_signed_request
 
-__all__ = ["AccessMiddleware", "route_scheme"]
+__all__ = ["AccessMiddleware", "client_key", "head_size", "route_scheme"]
 
 log = logging.getLogger(__name__)
 
 MUSIC_PREFIXES = ("/api/v1/music/", "/api/v1/account/")
 AUDIO_PREFIX = "/api/v1/music/audio/"
 SCORES_PREFIX = "/api/v1/scores/"
+#: A Content-Length: ASCII digits only (``str.isdigit`` accepts "²", which ``int`` refuses).
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
+#: The prefix length an IPv6 client is limited by (a host's usual allocation).
+IPV6_CLIENT_PREFIX = 64
+
+
+def client_key(host: str | None) -> str:
+    """The rate-limit key of a client address: ``ip:<IPv4>`` or ``ip:<IPv6 /64 network>``."""
+    if not host:
+        return "ip:unknown"
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return f"ip:{host[:64]}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"ip:{ip.ipv4_mapped}"
+        return f"ip:{ipaddress.IPv6Network((ip, IPV6_CLIENT_PREFIX), strict=False)}"
+    return f"ip:{ip}"
+
+
+def head_size(scope: dict[str, Any]) -> int:
+    """Bytes of the request line and headers as received (method, target, names, values, separators)."""
+    target = len(scope.get("raw_path") or scope.get("path", "").encode()) + len(scope.get("query_string") or b"")
+    size = len(scope.get("method", "")) + target + 12  # " ", "?", " HTTP/1.1\r\n"
+    for name, value in scope.get("headers") or ():
+        size += len(name) + len(value) + 4  # ": " and CRLF
+    return size
 
 
 def route_scheme(path: str, headers: Headers) -> str:
@@ -58,9 +93,13 @@ class AccessMiddleware:
         ctx = self.ctx
         headers = Headers(scope=scope)
         client = scope.get("client")
-        ip_key = f"ip:{client[0] if client else 'unknown'}"
+        ip_key = client_key(client[0] if client else None)
         state = scope.setdefault("state", {})
 
+        if head_size(scope) > ctx.settings.max_header_bytes:  # before anything reads them
+            decision = ctx.limiter.hit(ip_key, ctx.settings.anonymous_rate_limit_per_minute)
+            await self._error(send, 431, headers_too_large_detail(ctx.settings.max_header_bytes), decision)
+            return
         try:
             body = await self._read_body(headers, receive)
         except _BodyTooLarge:
@@ -104,7 +143,7 @@ class AccessMiddleware:
     async def _read_body(self, headers: Headers, receive: Any) -> bytes:
         limit = self.ctx.settings.max_body_bytes
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        if declared is not None and (not _CONTENT_LENGTH.fullmatch(declared) or int(declared) > limit):
             raise _BodyTooLarge
         chunks: list[bytes] = []
         size = 0

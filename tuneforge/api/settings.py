@@ -6,6 +6,7 @@ the audio directory under the validator's state directory unless given explicitl
 """
 
 import argparse
+import ipaddress
 import math
 import os
 from dataclasses import dataclass, field
@@ -42,6 +43,10 @@ class ApiSettings:
     webhook_timeout_s: float = 10.0
     webhook_allow_private: bool = False  # allow webhook URLs on loopback/private/link-local addresses
     max_body_bytes: int = 64 * 1024
+    max_header_bytes: int = 64 * 1024  # request line + headers; more is answered 431 before authentication
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs or CIDRs).
+    # Empty: none, the TCP peer is the client (uvicorn alone would trust 127.0.0.1).
+    forwarded_allow_ips: str = ""
     signature_window_s: float = 300.0
     redis_url: str | None = None  # shared rate-limit windows, nonces and wake-ups; None: in this process
     redis_prefix: str = "tuneforge:"
@@ -70,6 +75,21 @@ class ApiSettings:
             raise ValueError(f"--api.retention_days must be a positive number, got {self.retention_days}")
         if self.max_body_bytes < 1024:
             raise ValueError(f"--api.max_body_bytes must be >= 1024, got {self.max_body_bytes}")
+        if self.max_header_bytes < 4096:
+            raise ValueError(f"--api.max_header_bytes must be >= 4096, got {self.max_header_bytes}")
+        for entry in self.trusted_proxies:
+            if entry == "*":  # every peer is a proxy: only when nothing but the proxy can reach the port
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"--api.forwarded_allow_ips: {entry!r} is not an IP address or network "
+                                 "(e.g. 10.0.0.2,10.1.0.0/16)") from None
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        """The entries of ``forwarded_allow_ips`` (IP addresses or networks); empty: trust no proxy."""
+        return [e.strip() for e in self.forwarded_allow_ips.split(",") if e.strip()]
         if not math.isfinite(self.job_lease_s) or self.job_lease_s < 1.0:
             raise ValueError(f"--api.job_lease_s must be >= 1 second, got {self.job_lease_s}")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
@@ -118,6 +138,13 @@ class ApiSettings:
                                 "own network; turn on for a local network or test bench).")
         group.add_argument("--api.max_body_bytes", type=int, default=d["max_body_bytes"].default,
                            help="Largest request body accepted, in bytes (default 65536).")
+        group.add_argument("--api.max_header_bytes", type=int, default=d["max_header_bytes"].default,
+                           help="Largest request line plus headers accepted, in bytes; more is answered 431 "
+                                "(default 65536).")
+        group.add_argument("--api.forwarded_allow_ips", default=d["forwarded_allow_ips"].default,
+                           help="Comma-separated IPs or networks of reverse proxies whose X-Forwarded-For is "
+                                "believed (default: none, the connecting address is the client's; set it to "
+                                "the proxy's address when the API is behind one).")
 
     @classmethod
     def from_args(cls, namespace: argparse.Namespace | dict[str, Any], state_dir: str | Path | None = None) -> "ApiSettings":
@@ -142,6 +169,8 @@ class ApiSettings:
             job_workers=int(get("api.job_workers", "job_workers")),
             webhook_max_attempts=int(get("api.webhook_max_attempts", "webhook_max_attempts")),
             max_body_bytes=int(get("api.max_body_bytes", "max_body_bytes")),
+            max_header_bytes=int(get("api.max_header_bytes", "max_header_bytes")),
+            forwarded_allow_ips=str(get("api.forwarded_allow_ips", "forwarded_allow_ips")),
             webhook_allow_private=bool(v.get("api.webhook_allow_private", False)),
             redis_url=v.get("api.redis_url") or None,
             job_lease_s=float(get("api.job_lease_s", "job_lease_s")),

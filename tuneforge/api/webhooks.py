@@ -15,19 +15,22 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from typing import Any
 
 import aiohttp
 
 from tuneforge.api.context import ApiContext
-from tuneforge.api.webhook_target import PublicOnlyResolver, webhook_url_problem
+from tuneforge.api.webhook_target import webhook_connector, webhook_url_problem
 
 __all__ = ["WebhookDispatcher", "sign_webhook", "verify_webhook"]
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
+#: A Unix timestamp in ASCII digits (``str.isdigit`` also accepts "²" and other digits ``int`` refuses).
+_TIMESTAMP = re.compile(r"[0-9]{1,20}")
 
 
 def sign_webhook(secret: str, *, timestamp: int, body: bytes) -> str:
@@ -39,7 +42,7 @@ def sign_webhook(secret: str, *, timestamp: int, body: bytes) -> str:
 def verify_webhook(secret: str, *, timestamp: str, body: bytes, signature: str, tolerance_s: float = 300.0,
                    now: float | None = None) -> bool:
     """What a receiver runs: the signature matches and the timestamp is recent."""
-    if not timestamp.isdigit() or abs((now or time.time()) - int(timestamp)) > tolerance_s:
+    if not _TIMESTAMP.fullmatch(timestamp) or abs((now or time.time()) - int(timestamp)) > tolerance_s:
         return False
     return hmac.compare_digest(sign_webhook(secret, timestamp=int(timestamp), body=body), signature)
 
@@ -55,7 +58,7 @@ class WebhookDispatcher:
     async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; when idle, waits for ``wake`` or a short poll."""
         timeout = aiohttp.ClientTimeout(total=self.ctx.settings.webhook_timeout_s)
-        connector = None if self.ctx.settings.webhook_allow_private else aiohttp.TCPConnector(resolver=PublicOnlyResolver())
+        connector = webhook_connector(allow_private=self.ctx.settings.webhook_allow_private)
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
             while not stop.is_set():
                 try:
