@@ -75,6 +75,10 @@ class ApiSettings:
             raise ValueError(f"--api.retention_days must be a positive number, got {self.retention_days}")
         if self.max_body_bytes < 1024:
             raise ValueError(f"--api.max_body_bytes must be >= 1024, got {self.max_body_bytes}")
+        if not math.isfinite(self.job_lease_s) or self.job_lease_s < 1.0:
+            raise ValueError(f"--api.job_lease_s must be >= 1 second, got {self.job_lease_s}")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"--api.redis_url must be a redis://, rediss:// or unix:// URL, got {self.redis_url!r}")
         if self.max_header_bytes < 4096:
             raise ValueError(f"--api.max_header_bytes must be >= 4096, got {self.max_header_bytes}")
         for entry in self.trusted_proxies:
@@ -90,10 +94,6 @@ class ApiSettings:
     def trusted_proxies(self) -> list[str]:
         """The entries of ``forwarded_allow_ips`` (IP addresses or networks); empty: trust no proxy."""
         return [e.strip() for e in self.forwarded_allow_ips.split(",") if e.strip()]
-        if not math.isfinite(self.job_lease_s) or self.job_lease_s < 1.0:
-            raise ValueError(f"--api.job_lease_s must be >= 1 second, got {self.job_lease_s}")
-        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"--api.redis_url must be a redis://, rediss:// or unix:// URL, got {self.redis_url!r}")
 
     @property
     def base_url(self) -> str:
