@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from tuneforge import netutils
 from tuneforge.api.auth import client_key
 from tuneforge.api.http_server import header_capped_protocol, uvicorn_options
 from tuneforge.api.music import MAX_OFFSET
+from tuneforge.api.ratelimit import RateLimiter
 from tuneforge.api.service import ApiService
 from tuneforge.api.settings import ApiSettings
 from tuneforge.api.signing import SignatureRejected, verify_signed_request
@@ -490,3 +492,27 @@ async def test_a_huge_integer_is_400_not_500(tmp_path: Path) -> None:
             r = await api.client.post(GEN, headers=api.auth | {"Content-Type": "application/json"}, content=body)
             assert r.status_code == 400, r.text
         assert api.store.get_account(api.account["id"])["credits"] == 100
+
+
+# -- the limiter's table ----------------------------------------------------------------------------
+
+def test_the_limiter_table_is_bounded() -> None:
+    limiter = RateLimiter(max_keys=100)
+    for i in range(5000):  # all inside one window: nothing is idle, the least recent go
+        limiter.hit(f"ip:198.51.{i // 256}.{i % 256}", 3)
+    assert len(limiter) <= 100
+
+
+def test_concurrent_hits_keep_the_bound() -> None:
+    limiter = RateLimiter(max_keys=50)
+
+    def hammer(base: int) -> None:
+        for i in range(1000):
+            limiter.hit(f"k{base}-{i}", 5)
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(limiter) <= 50

@@ -97,13 +97,13 @@ class AccessMiddleware:
         state = scope.setdefault("state", {})
 
         if head_size(scope) > ctx.settings.max_header_bytes:  # before anything reads them
-            decision = ctx.limiter.hit(ip_key, ctx.settings.anonymous_rate_limit_per_minute)
+            decision = await ctx.limiter.check(ip_key, ctx.settings.anonymous_rate_limit_per_minute)
             await self._error(send, 431, headers_too_large_detail(ctx.settings.max_header_bytes), decision)
             return
         try:
             body = await self._read_body(headers, receive)
         except _BodyTooLarge:
-            decision = ctx.limiter.hit(ip_key, ctx.settings.anonymous_rate_limit_per_minute)
+            decision = await ctx.limiter.check(ip_key, ctx.settings.anonymous_rate_limit_per_minute)
             await self._error(send, 413, f"Request body too large: the limit is {ctx.settings.max_body_bytes} bytes.",
                               decision)
             return
@@ -124,7 +124,7 @@ class AccessMiddleware:
                     identity = (f"hotkey:{hotkey}", ctx.settings.hotkey_rate_limit_per_minute)
         except Exception:
             log.exception("authentication of %s %s failed", scope["method"], scope["path"])
-            decision = ctx.limiter.hit(ip_key, ctx.settings.anonymous_rate_limit_per_minute)
+            decision = await ctx.limiter.check(ip_key, ctx.settings.anonymous_rate_limit_per_minute)
             await self._error(send, 500, "Internal server error.", decision)
             return
 
