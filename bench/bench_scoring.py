@@ -1,7 +1,11 @@
 """Seconds per 30 s clip for every weight-free signal and in total, on one core; peak memory of a
 180 s stereo 48 kHz clip.
 
-    python bench/bench_scoring.py [--reps 3] [--music-dir DIR] [--skip-memory]
+    python bench/bench_scoring.py [--reps 3] [--music-dir DIR] [--skip-memory] [--listeners on|off|both]
+
+``--listeners`` (default ``both``): with the in-wheel listeners (musicnn taggers, basic-pitch
+notes; what every validator runs) and/or without them (each signal's DSP fallback), each in its
+own process so that nothing one route cached is reused by the other.
 
 Each signal's time includes the features it is the first to ask for (signals run in the
 registry's order on a fresh ``Features``), so the per-signal times add up to the total. The
@@ -36,7 +40,17 @@ from scoring.signals import SIGNALS, WEIGHT_FREE  # noqa: E402
 from scoring.signals.base import SignalContext, Unavailable  # noqa: E402
 from scoring.synth import render_piece  # noqa: E402
 
-PARTS = [n for n in SIGNALS if n in WEIGHT_FREE] + ["duration_penalty", "artifact_penalty", "fingerprint_penalty"]
+PARTS = [n for n in SIGNALS if n in WEIGHT_FREE] + [
+    "duration_penalty", "artifact_penalty", "fingerprint_penalty", "fad_penalty",
+]
+
+
+def disable_listeners() -> None:
+    """Make this process score as if musicnn and basic-pitch were not installed."""
+    from scoring import listeners
+
+    off = listeners.ListenerStatus(musicnn=False, notes=False, musicnn_reason="off (bench)", notes_reason="off (bench)")
+    listeners.status = lambda: off
 
 
 def time_parts(samples: np.ndarray, sr: int, request: ScoringRequest) -> dict[str, float]:
@@ -94,7 +108,20 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=3)
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--listeners", choices=("on", "off", "both"), default="both")
     args = parser.parse_args()
+    if args.listeners == "both":
+        rest = [a for a in sys.argv[1:] if not a.startswith("--listeners")]
+        if "--listeners" in sys.argv:
+            i = sys.argv.index("--listeners")
+            rest = sys.argv[1:i] + sys.argv[i + 2 :]
+        for mode in ("on", "off"):
+            print(f"\n===== in-wheel listeners {mode.upper()} =====", flush=True)
+            extra = [] if mode == "on" else ["--skip-memory"]
+            subprocess.run([sys.executable, __file__, *rest, "--listeners", mode, *extra], check=True)
+        return 0
+    if args.listeners == "off":
+        disable_listeners()
     if args.memory_only:
         memory_case()
         return 0
@@ -108,7 +135,7 @@ def main() -> int:
             bench_clip(path.name, y, sr, r, args.reps)
     if not args.skip_memory:
         # separate process, so the peak RSS belongs to the 180 s case alone
-        subprocess.run([sys.executable, __file__, "--memory-only"], check=True)
+        subprocess.run([sys.executable, __file__, "--memory-only", "--listeners", args.listeners], check=True)
     return 0
 
 

@@ -40,8 +40,9 @@ for _module in _MODULES:
     SIGNALS[_module.NAME] = _module.compute
 assert set(SIGNALS) == set(C.SIGNAL_WEIGHTS) and all(SIGNALS.values()), "signal registry incomplete"
 
-#: Signals computed without any model weights.
+#: Signals computed without any downloaded model weights (the in-wheel listeners, musicnn and
+#: basic-pitch, count as weight-free: every install has them).
 WEIGHT_FREE = (
     "attribute", "musicality", "melody", "structural", "production", "vocal", "quality",
-    "mix_separation", "timbral", "learned_mos", "speed",
+    "mix_separation", "timbral", "learned_mos", "neural_quality", "diversity", "speed",
 )
