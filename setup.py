@@ -71,7 +71,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["tuneforge", "tuneforge.*", "scoring", "scoring.*"]),
     include_package_data=True,
-    package_data={"tuneforge": ["store/migrations/*.ini", "store/migrations/*.py", "store/migrations/versions/*.py"],
+    package_data={"tuneforge": ["store/migrations/*.ini", "store/migrations/*.py", "store/migrations/versions/*.py",
+                                "api/docs_assets/*"],
                   "scoring": ["data/*"]},
     install_requires=CORE,
     extras_require={

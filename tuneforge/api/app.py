@@ -26,6 +26,7 @@ from tuneforge.api import music, scores
 from tuneforge.api.auth import AccessMiddleware
 from tuneforge.api.backends import SharedBackends, build_backends
 from tuneforge.api.context import ApiContext
+from tuneforge.api.docs import install_docs
 from tuneforge.api.jobs import JobRunner
 from tuneforge.api.maintenance import Maintenance
 from tuneforge.api.ratelimit import RateLimiter
@@ -134,7 +135,9 @@ def create_app(
         title="TuneForge API", version=API_VERSION, lifespan=lifespan,
         description="Text-to-music generation on the TuneForge Bittensor subnet, and the subnet's scores. "
                     "Contract, examples and errors: docs/api.md.",
+        docs_url=None, redoc_url=None,  # served from this package by install_docs: no CDN, works offline
     )
+    install_docs(app)
     app.state.ctx = ctx
     app.state.jobs = JobRunner(ctx)
     app.state.webhooks = WebhookDispatcher(ctx)
