@@ -4,18 +4,21 @@
 #   scripts/download_models.sh [TARGET ...] [--dir DIR]
 #
 # TARGET: musicgen-small | musicgen-medium | musicgen-large | musicgen-melody |
-#         musicgen-stereo-small | clap | mert | whisper | aesthetics | all   (default: musicgen-small)
+#         musicgen-stereo-small | ace-step | clap | mert | whisper | aesthetics | all
+#         (default: musicgen-small)
 # DIR:    ${TUNEFORGE_MODELS_DIR:-$HOME/.cache/tuneforge/models}
 #
 # Each model is saved as a plain directory DIR/<name> (musicgen-small, clap, mert, whisper, ...),
 # which is where the miner and validator look for it (--generation.model facebook/musicgen-small
 # resolves to DIR/musicgen-small). aesthetics (facebook/audiobox-aesthetics, CC-BY-4.0) goes to
 # DIR/audiobox-aesthetics: config.json + model.safetensors when the hub repo has them, else its
-# checkpoint.pt. Uses huggingface_hub.snapshot_download; set HF_TOKEN if needed.
+# checkpoint.pt. ace-step (ACE-Step/acestep-v15-xl-turbo-diffusers: the diffusers-format ACE-Step
+# 1.5 XL turbo, ~5 B parameters) goes to DIR/acestep-v15-xl-turbo-diffusers, where --generation.backend
+# ace_step finds it by default. Uses huggingface_hub.snapshot_download; set HF_TOKEN if needed.
 set -euo pipefail
 
 usage() {
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 repo_for() {
@@ -25,6 +28,7 @@ repo_for() {
         musicgen-large) echo "facebook/musicgen-large" ;;
         musicgen-melody) echo "facebook/musicgen-melody" ;;
         musicgen-stereo-small) echo "facebook/musicgen-stereo-small" ;;
+        ace-step) echo "ACE-Step/acestep-v15-xl-turbo-diffusers" ;;
         clap) echo "laion/larger_clap_music" ;;
         mert) echo "m-a-p/MERT-v1-95M" ;;
         whisper) echo "openai/whisper-small" ;;
@@ -36,11 +40,12 @@ repo_for() {
 dir_for() {
     case "$1" in
         aesthetics) echo "audiobox-aesthetics" ;;  # the directory scoring.models.load_models reads
+        ace-step) echo "acestep-v15-xl-turbo-diffusers" ;;  # the hub id's name: the ace_step backend's default
         *) echo "$1" ;;
     esac
 }
 
-ALL_TARGETS=(musicgen-small musicgen-medium musicgen-large musicgen-melody musicgen-stereo-small clap mert whisper aesthetics)
+ALL_TARGETS=(musicgen-small musicgen-medium musicgen-large musicgen-melody musicgen-stereo-small ace-step clap mert whisper aesthetics)
 DIR="${TUNEFORGE_MODELS_DIR:-$HOME/.cache/tuneforge/models}"
 TARGETS=()
 
