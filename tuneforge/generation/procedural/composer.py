@@ -15,7 +15,7 @@ from scoring.music_theory import Meter
 from tuneforge.catalog import GENRES, MOODS, GenreInfo, MoodInfo
 from tuneforge.generation.procedural.arrangement import ROLE_GAIN, ROLE_PAN, ROLE_SEND, choose_arrangement
 from tuneforge.generation.procedural.form import PHRASE_BARS, Section, plan_form
-from tuneforge.generation.procedural.grooves import drum_bar, swing_position
+from tuneforge.generation.procedural.grooves import drum_bar, humanize, swing_position
 from tuneforge.generation.procedural.harmony import (
     CADENCE,
     choose_progressions,
@@ -29,10 +29,30 @@ from tuneforge.spec import MusicSpec
 __all__ = ["compose", "DEFAULT_GENRE"]
 
 DEFAULT_GENRE = "pop"
-_REVERB_SECONDS = {"ambient": 3.2, "classical": 2.2, "jazz": 1.2, "rock": 1.0, "electronic": 1.5, "urban": 0.9,
-                   "rnb": 1.2, "folk": 1.3, "world": 1.2, "pop": 1.2}
-_DRUM_GAIN = {"electronic": 1.0, "urban": 1.0, "rock": 0.95, "pop": 0.9, "rnb": 0.85, "jazz": 0.6,
-              "classical": 0.75, "folk": 0.65, "world": 0.8, "ambient": 0.6}
+_REVERB_SECONDS = {
+    "ambient": 3.2,
+    "classical": 2.2,
+    "jazz": 1.2,
+    "rock": 1.0,
+    "electronic": 1.5,
+    "urban": 0.9,
+    "rnb": 1.2,
+    "folk": 1.3,
+    "world": 1.2,
+    "pop": 1.2,
+}
+_DRUM_GAIN = {
+    "electronic": 1.0,
+    "urban": 1.0,
+    "rock": 0.95,
+    "pop": 0.9,
+    "rnb": 0.85,
+    "jazz": 0.6,
+    "classical": 0.75,
+    "folk": 0.65,
+    "world": 0.8,
+    "ambient": 0.6,
+}
 _SUSTAINED = {"strings", "pad", "organ", "brass", "flute", "vocal"}
 _ARP_GENRE_GROOVES = {"none"}
 
@@ -74,8 +94,9 @@ def _hemiola(grid: BarGrid, tempo_bpm: float) -> bool:
     return grid.compound and tempo_bpm >= 100.0
 
 
-def _comp_rhythm(groove: str, grid: BarGrid, four_four: bool, sustained: bool,
-                 tempo_bpm: float) -> list[tuple[float, float, float]]:
+def _comp_rhythm(
+    groove: str, grid: BarGrid, four_four: bool, sustained: bool, tempo_bpm: float
+) -> list[tuple[float, float, float]]:
     """(onset_q, length_q, velocity) of the chord instrument's hits in one bar."""
     if _hemiola(grid, tempo_bpm) and not sustained:
         return [(float(s), 0.9, 0.85 if s == 0 else 0.7) for s in np.arange(0.0, grid.bar_q - 1e-9, 1.0)]
@@ -85,11 +106,25 @@ def _comp_rhythm(groove: str, grid: BarGrid, four_four: bool, sustained: bool,
     if four_four:
         table = {
             "reggae": [(0.5, 0.3, 0.8), (1.5, 0.3, 0.8), (2.5, 0.3, 0.8), (3.5, 0.3, 0.8)],
-            "four_on_floor": [(0.0, 0.35, 0.85), (0.5, 0.3, 0.4), (1.5, 0.3, 0.4), (2.0, 0.35, 0.8), (2.5, 0.3, 0.4),
-                              (3.5, 0.3, 0.4)],
+            "four_on_floor": [
+                (0.0, 0.35, 0.85),
+                (0.5, 0.3, 0.4),
+                (1.5, 0.3, 0.4),
+                (2.0, 0.35, 0.8),
+                (2.5, 0.3, 0.4),
+                (3.5, 0.3, 0.4),
+            ],
             "swing": [(0.0, 0.9, 0.8), (1.0 + 2.0 / 3.0, 0.5, 0.7), (3.0, 0.6, 0.6)],
-            "funk": [(0.0, 0.2, 0.9), (0.5, 0.2, 0.45), (1.0, 0.2, 0.75), (1.5, 0.2, 0.45), (2.0, 0.2, 0.9),
-                     (2.5, 0.2, 0.45), (3.0, 0.2, 0.75), (3.5, 0.2, 0.45)],
+            "funk": [
+                (0.0, 0.2, 0.9),
+                (0.5, 0.2, 0.45),
+                (1.0, 0.2, 0.75),
+                (1.5, 0.2, 0.45),
+                (2.0, 0.2, 0.9),
+                (2.5, 0.2, 0.45),
+                (3.0, 0.2, 0.75),
+                (3.5, 0.2, 0.45),
+            ],
             "trap": [(0.0, 2.0, 0.7), (2.0, 2.0, 0.6)],
             "hiphop": [(0.0, 1.5, 0.75), (1.5, 0.5, 0.55), (2.0, 2.0, 0.65)],
             "rnb": [(0.0, 1.5, 0.75), (1.5, 0.5, 0.55), (2.0, 2.0, 0.65)],
@@ -103,24 +138,39 @@ def _comp_rhythm(groove: str, grid: BarGrid, four_four: bool, sustained: bool,
         # Compound and irregular meters: strum every eighth, accenting the group starts, so the
         # eighth-note grid (and with it the quarter-note tempo) is audible.
         starts = grid.pulse_starts
-        return [(float(s), 0.45, 0.8 if any(abs(s - p) < 1e-9 for p in starts) else 0.55)
-                for s in np.arange(0.0, grid.bar_q - 1e-9, 0.5)]
-    return [(s, length * 0.9, 0.6 + 0.3 * a) for (s, length), a in zip(grid.pulses, grid.accents, strict=True)]
+        return [
+            (float(s), 0.45, 0.8 if any(abs(s - p) < 1e-9 for p in starts) else 0.55)
+            for s in np.arange(0.0, grid.bar_q - 1e-9, 0.5)
+        ]
+    return [
+        (s, length * 0.9, 0.6 + 0.3 * a) for (s, length), a in zip(grid.pulses, grid.accents, strict=True)
+    ]
 
 
-def _bass_rhythm(groove: str, grid: BarGrid, four_four: bool, tempo_bpm: float) -> list[tuple[float, float, int, float]]:
+def _bass_rhythm(
+    groove: str, grid: BarGrid, four_four: bool, tempo_bpm: float
+) -> list[tuple[float, float, int, float]]:
     """(onset_q, length_q, interval above the root in semitones, velocity) for one bar of bass."""
     if _hemiola(grid, tempo_bpm):
-        return [(float(s), 0.9, (0, 12, 7)[i % 3], 0.9 if s == 0 else 0.75)
-                for i, s in enumerate(np.arange(0.0, grid.bar_q - 1e-9, 1.0))]
+        return [
+            (float(s), 0.9, (0, 12, 7)[i % 3], 0.9 if s == 0 else 0.75)
+            for i, s in enumerate(np.arange(0.0, grid.bar_q - 1e-9, 1.0))
+        ]
     if four_four:
         if groove == "four_on_floor":
             return [(i * 0.5, 0.42, 12 if i % 2 else 0, 0.9 if i % 2 else 0.7) for i in range(8)]
         if groove in ("rock", "metal"):
             return [(i * 0.5, 0.45, 0, 0.9 if i % 2 == 0 else 0.7) for i in range(8)]
         if groove == "funk":
-            return [(i * 0.5, 0.2 if i % 2 else 0.4, (12, 10)[i // 2 % 2] if i % 2 else 0, 0.55 if i % 2 else 0.95)
-                    for i in range(8)]
+            return [
+                (
+                    i * 0.5,
+                    0.2 if i % 2 else 0.4,
+                    (12, 10)[i // 2 % 2] if i % 2 else 0,
+                    0.55 if i % 2 else 0.95,
+                )
+                for i in range(8)
+            ]
         if groove in ("hiphop", "trap", "rnb", "halftime"):
             return [(0.0, 1.6, 0, 1.0), (1.75, 0.5, 0, 0.6), (2.5, 1.4, 0, 0.85)]
         if groove == "reggae":
@@ -132,12 +182,15 @@ def _bass_rhythm(groove: str, grid: BarGrid, four_four: bool, tempo_bpm: float) 
     if groove == "none":
         return [(0.0, grid.bar_q * 0.95, 0, 0.85)]
     intervals = (0, 12, 0, 7)
-    return [(s, length * 0.9, intervals[i % 4] if i else 0, 0.6 + 0.35 * a)
-            for i, ((s, length), a) in enumerate(zip(grid.pulses, grid.accents, strict=True))]
+    return [
+        (s, length * 0.9, intervals[i % 4] if i else 0, 0.6 + 0.35 * a)
+        for i, ((s, length), a) in enumerate(zip(grid.pulses, grid.accents, strict=True))
+    ]
 
 
-def _walking_bass(root_midi: int, chord_pcs: tuple[int, ...], next_root_midi: int, grid: BarGrid,
-                  bar_q0: float) -> list[NoteEvent]:
+def _walking_bass(
+    root_midi: int, chord_pcs: tuple[int, ...], next_root_midi: int, grid: BarGrid, bar_q0: float
+) -> list[NoteEvent]:
     third = (chord_pcs[1] - chord_pcs[0]) % 12
     fifth = (chord_pcs[2] - chord_pcs[0]) % 12
     steps = [0, third, fifth, None]
@@ -157,35 +210,51 @@ def _bass_root_midi(pc: int) -> int:
     return m + 12 if m < 40 else m
 
 
-def _drum_track(*, groove: str, meter: Meter, split: int, total_bars: int, bar_section: list[Section]) -> list[DrumHit]:
-    """Kit hits over the piece, bar by bar of the real meter (``total_bars`` counts harmony bars)."""
+def _drum_track(
+    *, groove: str, meter: Meter, split: int, total_bars: int, total_q: float, bar_section: list[Section]
+) -> list[DrumHit]:
+    """Kit hits over the whole piece, bar by bar of the real meter, up to ``total_q`` quarter notes.
+
+    ``total_bars`` counts harmony bars (``split`` of them per kit bar). The final chord rings from
+    the last harmony bar to the end of the clip; the kit keeps time through it (the groove goes on
+    to the last beat, so a clip never ends in a drum-less wash), and a crash marks the arrival of
+    the final chord.
+    """
     grid = bar_grid(meter)
     four_four = meter.beats_per_bar == 4 and meter.beat_unit == 4
     bars = total_bars // split
+    kit_bars = max(bars, math.ceil(total_q / grid.bar_q - 1e-6))
     drums: list[DrumHit] = []
-    for bar in range(bars):
+    for bar in range(kit_bars):
         q0 = bar * grid.bar_q
-        sec = bar_section[bar * split]
+        sec = bar_section[min(bar * split, total_bars - 1)]
         last_h = bar * split + split - 1
-        if bar == bars - 1:
-            drums += [DrumHit(q0, "kick", 1.0), DrumHit(q0, "crash", 0.8)]
-            continue
         if groove == "none":
             # A drum kit was requested for a groove-less genre: a soft pulse on the bar's beats.
-            drums += [DrumHit(q0 + s, "kick" if i == 0 else "rim", 0.6) for i, s in enumerate(grid.pulse_starts)]
-            continue
-        hits = drum_bar(groove=groove, grid=grid, bar_start_q=q0, energy=sec.energy, four_four=four_four)
-        if sec.label == "intro":
-            hits = [h for h in hits if h.piece in ("kick", "closed_hat", "shaker", "ride", "rim")]
-        if bar * split == sec.start_bar and sec.label in ("B", "A'") and sec.start_bar > 0:
-            hits.append(DrumHit(q0, "crash", 0.7))
-        if last_h + 1 < total_bars - split and bar_section[last_h + 1] is not sec:
-            last_pulse_start, last_len = grid.pulses[-1]
-            fill_steps = int(round(last_len / 0.25))
-            hits = [h for h in hits if h.start_q < q0 + last_pulse_start - 1e-9 or h.piece != "snare"]
-            hits += [DrumHit(q0 + last_pulse_start + 0.25 * k, "snare", 0.45 + 0.5 * k / max(fill_steps, 1))
-                     for k in range(fill_steps)]
-        drums += hits
+            hits = [
+                DrumHit(q0 + s, "kick" if i == 0 else "rim", 0.6) for i, s in enumerate(grid.pulse_starts)
+            ]
+        else:
+            hits = drum_bar(groove=groove, grid=grid, bar_start_q=q0, energy=sec.energy, four_four=four_four)
+            if sec.label == "intro":
+                hits = [h for h in hits if h.piece in ("kick", "closed_hat", "shaker", "ride", "rim")]
+            if bar * split == sec.start_bar and sec.label in ("B", "A'") and sec.start_bar > 0:
+                hits.append(DrumHit(q0, "crash", 0.7))
+            if last_h + 1 < total_bars - split and bar_section[last_h + 1] is not sec:
+                last_pulse_start, last_len = grid.pulses[-1]
+                fill_steps = int(round(last_len / 0.25))
+                hits = [h for h in hits if h.start_q < q0 + last_pulse_start - 1e-9 or h.piece != "snare"]
+                hits += [
+                    DrumHit(q0 + last_pulse_start + 0.25 * k, "snare", 0.45 + 0.5 * k / max(fill_steps, 1))
+                    for k in range(fill_steps)
+                ]
+        if (
+            bar == bars - 1
+            and bars > 1
+            and not any(h.piece == "crash" and h.start_q <= q0 + 1e-9 for h in hits)
+        ):
+            hits.append(DrumHit(q0, "crash", 0.8))
+        drums += [h for h in hits if h.start_q < total_q - 1e-9]
     return drums
 
 
@@ -204,7 +273,9 @@ def compose(spec: MusicSpec, rng: np.random.Generator) -> Score:
     total_bars = max(1, int(math.floor(total_q / (grid.bar_q * split) + 0.35))) * split
     base_energy = float(np.clip(0.5 + 0.35 * mood.energy, 0.1, 0.95))
     sections = plan_form(total_bars=total_bars, base_energy=base_energy, rng=rng)
-    progs = choose_progressions(family=genre.family, mode=key.mode, valence=mood.valence, energy=mood.energy, rng=rng)
+    progs = choose_progressions(
+        family=genre.family, mode=key.mode, valence=mood.valence, energy=mood.energy, rng=rng
+    )
     arrangement = choose_arrangement(requested=spec.timbres, genre=genre)
     roles = dict(arrangement.roles)
     groove = genre.groove
@@ -218,7 +289,8 @@ def compose(spec: MusicSpec, rng: np.random.Generator) -> Score:
         bar_section += [sec] * sec.bars
 
     parts: dict[str, Part] = {
-        role: Part(role, timbre, ROLE_GAIN[role], ROLE_PAN[role], ROLE_SEND[role]) for role, timbre in roles.items()
+        role: Part(role, timbre, ROLE_GAIN[role], ROLE_PAN[role], ROLE_SEND[role])
+        for role, timbre in roles.items()
     }
     if spec.vocals:
         parts["vocal"] = Part("vocal", "vocal", ROLE_GAIN["vocal"], ROLE_PAN["vocal"], ROLE_SEND["vocal"])
@@ -270,7 +342,9 @@ def compose(spec: MusicSpec, rng: np.random.Generator) -> Score:
                 acc = 0.85 if any(abs(s - p) < 1e-9 for p in grid.pulse_starts) else 0.6
                 comp.append((float(s), step * 1.6, acc, order[i % len(order)]))
         else:
-            comp = _comp_rhythm(groove, grid, four_four, chord_sustained or sec.label == "intro", spec.tempo_bpm)
+            comp = _comp_rhythm(
+                groove, grid, four_four, chord_sustained or sec.label == "intro", spec.tempo_bpm
+            )
         for hit in comp:
             on, length, vel = hit[0], hit[1], hit[2]
             if len(hit) == 4:
@@ -295,7 +369,11 @@ def compose(spec: MusicSpec, rng: np.random.Generator) -> Score:
         bass_notes: list[NoteEvent] = []
         if final:
             bass_notes.append(NoteEvent(q0, ring_q, root_midi, 0.9))
-        elif groove == "swing" and four_four or (groove == "swing" and not grid.compound and len(grid.pulses) >= 3):
+        elif (
+            groove == "swing"
+            and four_four
+            or (groove == "swing" and not grid.compound and len(grid.pulses) >= 3)
+        ):
             next_pc = chord_pitch_classes(key, bar_numerals[bar + 1])[0]
             bass_notes += _walking_bass(root_midi, pcs, _bass_root_midi(next_pc), grid, q0)
         elif sec.label == "intro":
@@ -306,7 +384,9 @@ def compose(spec: MusicSpec, rng: np.random.Generator) -> Score:
                     on = swing_position(on)
                 bass_notes.append(NoteEvent(q0 + on, length, root_midi + iv, vel))
         if bass_low_register:
-            bass_notes = [NoteEvent(n.start_q, n.length_q, n.pitch + 12, n.velocity * 0.8) for n in bass_notes]
+            bass_notes = [
+                NoteEvent(n.start_q, n.length_q, n.pitch + 12, n.velocity * 0.8) for n in bass_notes
+            ]
         parts["bass"].notes += bass_notes
 
         # Melody (and the vocal line, which sings it).
@@ -315,11 +395,23 @@ def compose(spec: MusicSpec, rng: np.random.Generator) -> Score:
             closing_bar = phrase_end and (sec.closing or sec.label in ("A'",))
             vel = 0.65 + 0.3 * energy
             if final or (phrase_end and pos_in_phrase >= 2) or closing_bar and bar == last_bar:
-                mel_notes = cadence_figure(key=key, from_degree=mel_degree, closing=sec.closing or final,
-                                           chord_pcs=pcs, grid=grid, bar_start_q=q0, tonic_midi=mel_tonic, velocity=vel)
+                mel_notes = cadence_figure(
+                    key=key,
+                    from_degree=mel_degree,
+                    closing=sec.closing or final,
+                    chord_pcs=pcs,
+                    grid=grid,
+                    bar_start_q=q0,
+                    tonic_midi=mel_tonic,
+                    velocity=vel,
+                )
                 if final:
-                    mel_notes[-1] = NoteEvent(mel_notes[-1].start_q, max(mel_notes[-1].length_q, ring_q -
-                                              (mel_notes[-1].start_q - q0)), mel_notes[-1].pitch, vel)
+                    mel_notes[-1] = NoteEvent(
+                        mel_notes[-1].start_q,
+                        max(mel_notes[-1].length_q, ring_q - (mel_notes[-1].start_q - q0)),
+                        mel_notes[-1].pitch,
+                        vel,
+                    )
                 mel_degree = 2
             else:
                 b = sec.label == "B"
@@ -328,17 +420,28 @@ def compose(spec: MusicSpec, rng: np.random.Generator) -> Score:
                 if pos_in_phrase == 1 or (sec.label == "A'" and pos_in_phrase == 2):
                     motif = vary_motif(motif, rng)
                 start = (4 if b else (0 if bar % 2 else 2)) if pos_in_phrase == 0 else mel_degree
-                mel_notes, mel_degree = realise_motif(motif, key=key, start_degree=start, chord_pcs=pcs, grid=grid,
-                                                      bar_start_q=q0, tonic_midi=mel_tonic, velocity=vel)
+                mel_notes, mel_degree = realise_motif(
+                    motif,
+                    key=key,
+                    start_degree=start,
+                    chord_pcs=pcs,
+                    grid=grid,
+                    bar_start_q=q0,
+                    tonic_midi=mel_tonic,
+                    velocity=vel,
+                )
         elif sec.label == "outro" and final:
             mel_notes = [NoteEvent(q0, ring_q, mel_tonic, 0.6)]
         parts["melody"].notes += mel_notes
         if "vocal" in parts and sec.label in ("A", "A'", "B"):
-            parts["vocal"].notes += [NoteEvent(n.start_q, n.length_q, n.pitch if n.pitch >= 55 else n.pitch + 12,
-                                               n.velocity) for n in mel_notes]
+            parts["vocal"].notes += [
+                NoteEvent(n.start_q, n.length_q, n.pitch if n.pitch >= 55 else n.pitch + 12, n.velocity)
+                for n in mel_notes
+            ]
         if "counter" in parts and sec.label in ("B", "A'"):
-            parts["counter"].notes += [NoteEvent(n.start_q, n.length_q, n.pitch - 12, n.velocity * 0.8)
-                                       for n in mel_notes]
+            parts["counter"].notes += [
+                NoteEvent(n.start_q, n.length_q, n.pitch - 12, n.velocity * 0.8) for n in mel_notes
+            ]
 
         # Arpeggio over the chord in the busier sections.
         if "arp" in parts and sec.label in ("A", "B", "A'") and not final:
@@ -348,9 +451,16 @@ def compose(spec: MusicSpec, rng: np.random.Generator) -> Score:
                 acc = 0.8 if any(abs(s - p) < 1e-9 for p in grid.pulse_starts) else 0.55
                 parts["arp"].notes.append(NoteEvent(q0 + float(s), step * 0.9, tones[i % len(tones)], acc))
 
-
     if arrangement.drums:
-        drums = _drum_track(groove=groove, meter=meter, split=split, total_bars=total_bars, bar_section=bar_section)
+        drums = _drum_track(
+            groove=groove,
+            meter=meter,
+            split=split,
+            total_bars=total_bars,
+            total_q=total_q,
+            bar_section=bar_section,
+        )
+        drums = humanize(drums, groove=groove, seconds_per_quarter=spq, seed=int(spec.seed))
 
     ordered = [parts[r] for r in ("bass", "chords", "pad", "arp", "melody", "counter", "vocal") if r in parts]
     return Score(

@@ -1,20 +1,41 @@
-"""The drum kit: each piece synthesised once per render from seeded noise and swept sines.
+"""The drum kit: each piece synthesised once per render from seeded noise, swept sines and metal.
 
-Kick and toms are sine sweeps with a click; snare is a tuned body plus high-passed noise;
-hats, ride and crash are six detuned square waves (the classic metallic cluster) plus noise,
-high-passed; shaker, rim, clap, conga and cowbell cover the world/latin grooves. Every piece
-starts and ends at zero.
+Kick and toms are sine sweeps with a beater or stick transient; the snare is two shell modes
+plus wire noise and a high sizzle; hats, ride and crash are the classic six-oscillator metallic
+cluster (band-limited squares from :mod:`.oscillator`, so nothing aliases) mixed with noise and
+shaped by high and low passes to the bands real cymbals occupy: closed hat 6.5-16 kHz, open hat
+from 5.5 kHz, ride wash from 4 kHz with a ping, crash from 2.5 kHz with a high shimmer that rings
+longer. Shaker, rim, clap, conga and cowbell cover the world/latin grooves. At 44.1 kHz and
+above the cymbals carry real energy to 16-20 kHz. Every piece starts and ends at zero and
+peaks at 1.
 """
 
 import numpy as np
 from scipy.signal import butter, sosfilt
 
+from tuneforge.generation.procedural.oscillator import oscillate
+
 __all__ = ["KIT_PIECES", "synthesize_kit"]
 
-KIT_PIECES = ("kick", "snare", "clap", "closed_hat", "open_hat", "ride", "crash", "tom_low", "tom_mid",
-              "shaker", "rim", "conga", "cowbell")
+KIT_PIECES = (
+    "kick",
+    "snare",
+    "clap",
+    "closed_hat",
+    "open_hat",
+    "ride",
+    "crash",
+    "tom_low",
+    "tom_mid",
+    "shaker",
+    "rim",
+    "conga",
+    "cowbell",
+)
 
+# The TR-808's six square oscillators (Hz), scaled per cymbal.
 _METAL_HZ = (205.3, 304.4, 369.6, 522.7, 540.0, 800.0)
+_MAX_FILTER_SHARE = 0.45  # of the sample rate: corners above it are moved down to it
 
 
 def _t(seconds: float, sr: int) -> np.ndarray:
@@ -28,13 +49,28 @@ def _sweep(t: np.ndarray, f_end: float, f_start: float, tau: float, sr: int) -> 
 
 
 def _filt(x: np.ndarray, sr: int, kind: str, freq: float | tuple[float, float], order: int = 2) -> np.ndarray:
-    nyq = 0.5 * sr
-    wn = tuple(min(f / nyq, 0.99) for f in freq) if isinstance(freq, tuple) else min(freq / nyq, 0.99)
+    """Butterworth ``kind`` ("lowpass", "highpass", "bandpass") at ``freq`` Hz, corners kept below 0.45 sr."""
+    top = _MAX_FILTER_SHARE * sr
+    if isinstance(freq, tuple):
+        lo, hi = min(freq[0], 0.6 * top), min(freq[1], top)
+        wn: float | tuple[float, float] = (lo / (0.5 * sr), hi / (0.5 * sr))
+    else:
+        wn = min(freq, top) / (0.5 * sr)
     return sosfilt(butter(order, wn, btype=kind, output="sos"), x)
 
 
-def _metal(t: np.ndarray) -> np.ndarray:
-    return sum(np.sign(np.sin(2 * np.pi * f * 1.7 * t + i)) for i, f in enumerate(_METAL_HZ)) / 6.0
+def _metal(n: int, sr: int, scale: float) -> np.ndarray:
+    """The six-square metallic cluster at ``scale`` x the 808's pitches, band-limited, shape (n,)."""
+    return (
+        sum(oscillate("square", 1.7 * scale * f, n, sr, phase0=i / 7.0) for i, f in enumerate(_METAL_HZ))
+        / 6.0
+    )
+
+
+def _click(rng: np.random.Generator, n: int, sr: int, lo_hz: float, tau: float) -> np.ndarray:
+    """A stick or beater transient: noise above ``lo_hz`` decaying with time constant ``tau`` s."""
+    t = np.arange(n) / sr
+    return _filt(rng.standard_normal(n), sr, "highpass", lo_hz) * np.exp(-t / tau)
 
 
 def _fade(x: np.ndarray, sr: int) -> np.ndarray:
@@ -42,56 +78,92 @@ def _fade(x: np.ndarray, sr: int) -> np.ndarray:
     a, r = min(len(x), int(0.001 * sr)), min(len(x), int(0.005 * sr))
     x = x.copy()
     x[:a] *= np.linspace(0.0, 1.0, a)
-    x[len(x) - r:] *= np.linspace(1.0, 0.0, r)
+    x[len(x) - r :] *= np.linspace(1.0, 0.0, r)
     return x
 
 
 def synthesize_kit(*, sample_rate: int, seed: int) -> dict[str, np.ndarray]:
-    """Every kit piece as float32 mono (peak about 1), keyed by :data:`KIT_PIECES` name."""
+    """Every kit piece as float32 mono (peak 1), keyed by :data:`KIT_PIECES` name."""
     sr = sample_rate
     rng = np.random.default_rng([seed & 0xFFFFFFFF, 0xD2])
+    noise = lambda n: rng.standard_normal(n)  # noqa: E731
     kit: dict[str, np.ndarray] = {}
 
     t = _t(0.45, sr)
-    kit["kick"] = _sweep(t, 48.0, 160.0, 0.035, sr) * np.exp(-t / 0.22) + _filt(
-        rng.standard_normal(len(t)), sr, "highpass", 1500.0) * np.exp(-t / 0.003) * 0.25
+    kit["kick"] = (
+        _sweep(t, 48.0, 160.0, 0.035, sr) * np.exp(-t / 0.22)
+        + _filt(noise(len(t)), sr, "bandpass", (1500.0, 9000.0)) * np.exp(-t / 0.002) * 0.3
+        + _click(rng, len(t), sr, 4000.0, 0.001) * 0.12
+    )
 
-    t = _t(0.3, sr)
-    kit["snare"] = 0.55 * np.sin(2 * np.pi * 185.0 * t) * np.exp(-t / 0.06) + 0.8 * _filt(
-        rng.standard_normal(len(t)), sr, "bandpass", (1200.0, 9000.0)) * np.exp(-t / 0.1)
+    t = _t(0.35, sr)
+    kit["snare"] = (
+        0.5 * np.sin(2 * np.pi * 185.0 * t) * np.exp(-t / 0.06)
+        + 0.25 * np.sin(2 * np.pi * 330.0 * t) * np.exp(-t / 0.04)
+        + 0.8 * _filt(noise(len(t)), sr, "bandpass", (1000.0, 12_000.0)) * np.exp(-t / 0.11)
+        + 0.25 * _filt(noise(len(t)), sr, "highpass", 7000.0) * np.exp(-t / 0.07)
+        + 0.4 * _click(rng, len(t), sr, 3000.0, 0.0015)
+    )
 
     t = _t(0.35, sr)
     env = np.zeros(len(t))
     for off in (0.0, 0.011, 0.022):
         env += np.where(t >= off, np.exp(-(t - off) / (0.006 if off < 0.02 else 0.12)), 0.0)
-    kit["clap"] = _filt(rng.standard_normal(len(t)), sr, "bandpass", (900.0, 5000.0)) * env
+    kit["clap"] = (
+        _filt(noise(len(t)), sr, "bandpass", (800.0, 7000.0))
+        + 0.15 * _filt(noise(len(t)), sr, "highpass", 6000.0)
+    ) * env
 
-    t = _t(0.09, sr)
-    kit["closed_hat"] = _filt(_metal(t) + 0.6 * rng.standard_normal(len(t)), sr, "highpass", 7000.0) * np.exp(-t / 0.018)
-    t = _t(0.45, sr)
-    kit["open_hat"] = _filt(_metal(t) + 0.6 * rng.standard_normal(len(t)), sr, "highpass", 6500.0) * np.exp(-t / 0.14)
-    t = _t(1.2, sr)
-    kit["ride"] = 0.6 * _filt(_metal(t * 1.3) + 0.3 * rng.standard_normal(len(t)), sr, "highpass", 4000.0) * (
-        np.exp(-t / 0.5)) + 0.2 * np.sin(2 * np.pi * 3150.0 * t) * np.exp(-t / 0.3)
-    t = _t(2.0, sr)
-    kit["crash"] = _filt(_metal(t * 0.9) + rng.standard_normal(len(t)), sr, "highpass", 3500.0) * np.exp(-t / 0.7)
+    def cymbal(seconds: float, scale: float, noise_level: float) -> tuple[np.ndarray, np.ndarray]:
+        tt = _t(seconds, sr)
+        return tt, _metal(len(tt), sr, scale) + noise_level * noise(len(tt))
+
+    t, src = cymbal(0.12, 1.0, 0.8)
+    hat = _filt(_filt(src, sr, "highpass", 6500.0), sr, "lowpass", 16_000.0, order=1)
+    kit["closed_hat"] = hat * np.exp(-t / 0.022) + 0.3 * _click(rng, len(t), sr, 5000.0, 0.001)
+    t, src = cymbal(0.6, 1.0, 0.8)
+    hat = _filt(_filt(src, sr, "highpass", 5500.0), sr, "lowpass", 17_000.0, order=1)
+    kit["open_hat"] = hat * np.clip(t / 0.004, 0.0, 1.0) * np.exp(-t / 0.18)
+    t, src = cymbal(1.6, 1.3, 0.4)
+    wash = _filt(_filt(src, sr, "highpass", 4000.0), sr, "lowpass", 15_000.0, order=1) * np.exp(-t / 0.6)
+    ping = sum(
+        a * np.sin(2 * np.pi * f * t) * np.exp(-t / tau)
+        for f, a, tau in ((3150.0, 0.2, 0.3), (4750.0, 0.12, 0.25))
+        if f < _MAX_FILTER_SHARE * sr
+    )
+    kit["ride"] = 0.6 * wash + ping + 0.25 * _click(rng, len(t), sr, 2000.0, 0.002)
+    t, src = cymbal(2.2, 0.9, 1.0)
+    bloom = 1.0 - np.exp(-t / 0.008)
+    body = _filt(src, sr, "highpass", 2500.0) * np.exp(-t / 0.8)
+    shimmer = _filt(noise(len(t)), sr, "highpass", 8000.0) * np.exp(-t / 1.0)
+    kit["crash"] = bloom * (body + 0.4 * shimmer)
 
     t = _t(0.6, sr)
-    kit["tom_low"] = _sweep(t, 75.0, 120.0, 0.06, sr) * np.exp(-t / 0.3) + _filt(
-        rng.standard_normal(len(t)), sr, "lowpass", 600.0) * np.exp(-t / 0.02) * 0.6
+    kit["tom_low"] = (
+        _sweep(t, 75.0, 120.0, 0.06, sr) * np.exp(-t / 0.3)
+        + _filt(noise(len(t)), sr, "lowpass", 600.0) * np.exp(-t / 0.02) * 0.6
+        + _click(rng, len(t), sr, 2500.0, 0.002) * 0.25
+    )
     t = _t(0.4, sr)
-    kit["tom_mid"] = _sweep(t, 130.0, 190.0, 0.05, sr) * np.exp(-t / 0.2)
+    kit["tom_mid"] = (
+        _sweep(t, 130.0, 190.0, 0.05, sr) * np.exp(-t / 0.2) + _click(rng, len(t), sr, 2500.0, 0.002) * 0.25
+    )
 
-    t = _t(0.12, sr)
-    kit["shaker"] = _filt(rng.standard_normal(len(t)), sr, "bandpass", (4500.0, 11000.0)) * (
-        np.clip(t / 0.012, 0, 1) * np.exp(-t / 0.035))
+    t = _t(0.14, sr)
+    kit["shaker"] = _filt(noise(len(t)), sr, "bandpass", (5000.0, 15_000.0)) * (
+        np.clip(t / 0.012, 0, 1) * np.exp(-t / 0.035)
+    )
     t = _t(0.08, sr)
-    kit["rim"] = (0.6 * np.sin(2 * np.pi * 1700.0 * t) + 0.5 * np.sin(2 * np.pi * 480.0 * t)) * np.exp(-t / 0.012)
+    kit["rim"] = (0.6 * np.sin(2 * np.pi * 1700.0 * t) + 0.5 * np.sin(2 * np.pi * 480.0 * t)) * np.exp(
+        -t / 0.012
+    ) + 0.4 * _click(rng, len(t), sr, 3000.0, 0.001)
     t = _t(0.35, sr)
-    kit["conga"] = (np.sin(2 * np.pi * 215.0 * t) + 0.3 * np.sin(2 * np.pi * 430.0 * t)) * np.exp(-t / 0.12)
+    kit["conga"] = (np.sin(2 * np.pi * 215.0 * t) + 0.3 * np.sin(2 * np.pi * 430.0 * t)) * np.exp(
+        -t / 0.12
+    ) + 0.15 * _click(rng, len(t), sr, 2000.0, 0.002)
     t = _t(0.3, sr)
-    kit["cowbell"] = _filt(np.sign(np.sin(2 * np.pi * 540.0 * t)) + np.sign(np.sin(2 * np.pi * 800.0 * t)), sr,
-                           "bandpass", (500.0, 2500.0)) * np.exp(-t / 0.09) * 0.5
+    bell = oscillate("square", 540.0, len(t), sr) + oscillate("square", 800.0, len(t), sr)
+    kit["cowbell"] = _filt(bell, sr, "bandpass", (500.0, 2500.0)) * np.exp(-t / 0.09) * 0.5
 
     out = {}
     for name, x in kit.items():

@@ -7,13 +7,24 @@ pulses: kick on the bar's first pulse and group starts, backbeat on the pulses b
 keeping on every eighth. Swung grooves move off-beat eighths to the triplet position.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from tuneforge.generation.procedural.score import BarGrid, DrumHit
 
-__all__ = ["GrooveStyle", "GROOVES", "drum_bar", "swing_position"]
+__all__ = ["GrooveStyle", "GROOVES", "drum_bar", "humanize", "swing_position"]
 
 _VEL = {"X": 1.0, "x": 0.75, "o": 0.4}
+# Time keepers played evenly ("x") lean on the beat: full on the quarter, softer on the off-beat
+# eighth, softest on sixteenths, as a drummer's hand does.
+_TIMEKEEPERS = ("closed_hat", "ride", "shaker")
+_METRIC_LEAN = {0: 1.0, 2: 0.82, 1: 0.68, 3: 0.68}
+# Grooves that are programmed on a grid in the music they come from keep machine timing.
+_QUANTISED = ("four_on_floor", "trap", "halftime", "breakbeat")
+_JITTER_S = 0.004  # standard deviation of a played hit's timing
+_JITTER_MAX_S = 0.010
+_VELOCITY_SPREAD = 0.07
 
 
 @dataclass(frozen=True)
@@ -28,53 +39,186 @@ class GrooveStyle:
 
 
 GROOVES: dict[str, GrooveStyle] = {
-    "backbeat": GrooveStyle("closed_hat", "snare", False, False, {
-        "kick": "X.......X.x.....", "snare": "....X.......X...", "closed_hat": "x.x.x.x.x.x.x.x."}),
-    "rock": GrooveStyle("closed_hat", "snare", False, False, {
-        "kick": "X.....x.X.x.....", "snare": "....X.......X...", "closed_hat": "X.x.X.x.X.x.X.x."}),
-    "metal": GrooveStyle("ride", "snare", False, False, {
-        "kick": "XxxxXxxxXxxxXxxx", "snare": "....X.......X...", "ride": "X.x.X.x.X.x.X.x."}),
-    "swing": GrooveStyle("ride", "snare", True, False, {
-        "kick": "o...o...o...o...", "ride": "X...x.x.X...x.x.", "closed_hat": "....x.......x...",
-        "snare": "..........o....."}),
-    "shuffle": GrooveStyle("closed_hat", "snare", True, False, {
-        "kick": "X.......X.......", "snare": "....X.......X...", "closed_hat": "x.x.x.x.x.x.x.x."}),
-    "funk": GrooveStyle("closed_hat", "snare", False, False, {
-        "kick": "X.......X.o.....", "snare": "....X..o.o..X..o", "closed_hat": "xoxoxoxoxoxoxoxo"}),
-    "rnb": GrooveStyle("closed_hat", "snare", False, False, {
-        "kick": "X......x..X.....", "snare": "....X.......X...", "closed_hat": "x.x.x.x.x.xxx.x."}),
-    "hiphop": GrooveStyle("closed_hat", "snare", False, False, {
-        "kick": "X......x..X.....", "snare": "....X.......X...", "closed_hat": "x.x.x.x.x.x.x.x."}),
-    "trap": GrooveStyle("closed_hat", "clap", False, True, {
-        "kick": "X......x..X.....", "clap": "........X.......", "closed_hat": "x.x.xxx.x.x.x.xx",
-        "snare": "....o.......o..."}),
-    "four_on_floor": GrooveStyle("closed_hat", "clap", False, False, {
-        "kick": "X...X...X...X...", "clap": "....X.......X...", "open_hat": "..x...x...x...x.",
-        "closed_hat": "o.o.o.o.o.o.o.o."}),
-    "breakbeat": GrooveStyle("closed_hat", "snare", False, False, {
-        "kick": "X.x.......X.....", "snare": "....X..o.o..X..o", "closed_hat": "x.x.x.x.x.x.x.x."}),
-    "halftime": GrooveStyle("closed_hat", "snare", False, True, {
-        "kick": "X.........x.....", "snare": "........X.......", "closed_hat": "x.x.x.x.x.x.x.x.",
-        "rim": "....o.......o..."}),
-    "cinematic": GrooveStyle("shaker", "tom_low", False, False, {
-        "kick": "X.......X.......", "tom_low": "X.....x.X...x.x.", "shaker": "x.x.x.x.x.x.x.x.",
-        "snare": "....o.......o..."}),
-    "folk": GrooveStyle("shaker", "rim", False, False, {
-        "kick": "X.......X.......", "rim": "....x.......x...", "shaker": "x.x.x.x.x.x.x.x."}),
-    "country": GrooveStyle("closed_hat", "snare", False, False, {
-        "kick": "X.......X.......", "snare": "o.o.X.o.o.o.X.o.", "closed_hat": "x.x.x.x.x.x.x.x."}),
-    "reggae": GrooveStyle("closed_hat", "rim", False, False, {
-        "kick": "X.......X.......", "rim": "........X.......", "closed_hat": "x.x.x.x.x.x.x.x.",
-        "snare": "....o.......o..."}),
-    "latin": GrooveStyle("shaker", "rim", False, False, {
-        "kick": "X.....x.X.....x.", "rim": "X..x..x...x.x...", "conga": "..x.X.x...x.X.x.",
-        "cowbell": "X...x...X...x...", "shaker": "x.x.x.x.x.x.x.x."}),
-    "bossa": GrooveStyle("shaker", "rim", False, False, {
-        "kick": "X..oX..oX..oX..o", "rim": "o..o..o...o..o..",
-        "shaker": "xxxxxxxxxxxxxxxx", "closed_hat": "x.x.x.x.x.x.x.x."}),
-    "afro": GrooveStyle("shaker", "snare", False, False, {
-        "kick": "X.....x...X.....", "snare": "....x.......x...", "open_hat": "..x...x...x...x.",
-        "shaker": "xxxxxxxxxxxxxxxx", "cowbell": "X.x.x.xx.x.x.x.x"}),
+    "backbeat": GrooveStyle(
+        "closed_hat",
+        "snare",
+        False,
+        False,
+        {"kick": "X.......X.x.....", "snare": "....X.......X...", "closed_hat": "x.x.x.x.x.x.x.x."},
+    ),
+    "rock": GrooveStyle(
+        "closed_hat",
+        "snare",
+        False,
+        False,
+        {"kick": "X.....x.X.x.....", "snare": "....X.......X...", "closed_hat": "X.x.X.x.X.x.X.x."},
+    ),
+    "metal": GrooveStyle(
+        "ride",
+        "snare",
+        False,
+        False,
+        {"kick": "XxxxXxxxXxxxXxxx", "snare": "....X.......X...", "ride": "X.x.X.x.X.x.X.x."},
+    ),
+    "swing": GrooveStyle(
+        "ride",
+        "snare",
+        True,
+        False,
+        {
+            "kick": "o...o...o...o...",
+            "ride": "X...x.x.X...x.x.",
+            "closed_hat": "....x.......x...",
+            "snare": "..........o.....",
+        },
+    ),
+    "shuffle": GrooveStyle(
+        "closed_hat",
+        "snare",
+        True,
+        False,
+        {"kick": "X.......X.......", "snare": "....X.......X...", "closed_hat": "x.x.x.x.x.x.x.x."},
+    ),
+    "funk": GrooveStyle(
+        "closed_hat",
+        "snare",
+        False,
+        False,
+        {"kick": "X.......X.o.....", "snare": "....X..o.o..X..o", "closed_hat": "xoxoxoxoxoxoxoxo"},
+    ),
+    "rnb": GrooveStyle(
+        "closed_hat",
+        "snare",
+        False,
+        False,
+        {"kick": "X......x..X.....", "snare": "....X.......X...", "closed_hat": "x.x.x.x.x.xxx.x."},
+    ),
+    "hiphop": GrooveStyle(
+        "closed_hat",
+        "snare",
+        False,
+        False,
+        {"kick": "X......x..X.....", "snare": "....X.......X...", "closed_hat": "x.x.x.x.x.x.x.x."},
+    ),
+    "trap": GrooveStyle(
+        "closed_hat",
+        "clap",
+        False,
+        True,
+        {
+            "kick": "X......x..X.....",
+            "clap": "........X.......",
+            "closed_hat": "x.x.xxx.x.x.x.xx",
+            "snare": "....o.......o...",
+        },
+    ),
+    "four_on_floor": GrooveStyle(
+        "closed_hat",
+        "clap",
+        False,
+        False,
+        {
+            "kick": "X...X...X...X...",
+            "clap": "....X.......X...",
+            "open_hat": "..x...x...x...x.",
+            "closed_hat": "o.o.o.o.o.o.o.o.",
+        },
+    ),
+    "breakbeat": GrooveStyle(
+        "closed_hat",
+        "snare",
+        False,
+        False,
+        {"kick": "X.x.......X.....", "snare": "....X..o.o..X..o", "closed_hat": "x.x.x.x.x.x.x.x."},
+    ),
+    "halftime": GrooveStyle(
+        "closed_hat",
+        "snare",
+        False,
+        True,
+        {
+            "kick": "X.........x.....",
+            "snare": "........X.......",
+            "closed_hat": "x.x.x.x.x.x.x.x.",
+            "rim": "....o.......o...",
+        },
+    ),
+    "cinematic": GrooveStyle(
+        "shaker",
+        "tom_low",
+        False,
+        False,
+        {
+            "kick": "X.......X.......",
+            "tom_low": "X.....x.X...x.x.",
+            "shaker": "x.x.x.x.x.x.x.x.",
+            "snare": "....o.......o...",
+        },
+    ),
+    "folk": GrooveStyle(
+        "shaker",
+        "rim",
+        False,
+        False,
+        {"kick": "X.......X.......", "rim": "....x.......x...", "shaker": "x.x.x.x.x.x.x.x."},
+    ),
+    "country": GrooveStyle(
+        "closed_hat",
+        "snare",
+        False,
+        False,
+        {"kick": "X.......X.......", "snare": "o.o.X.o.o.o.X.o.", "closed_hat": "x.x.x.x.x.x.x.x."},
+    ),
+    "reggae": GrooveStyle(
+        "closed_hat",
+        "rim",
+        False,
+        False,
+        {
+            "kick": "X.......X.......",
+            "rim": "........X.......",
+            "closed_hat": "x.x.x.x.x.x.x.x.",
+            "snare": "....o.......o...",
+        },
+    ),
+    "latin": GrooveStyle(
+        "shaker",
+        "rim",
+        False,
+        False,
+        {
+            "kick": "X.....x.X.....x.",
+            "rim": "X..x..x...x.x...",
+            "conga": "..x.X.x...x.X.x.",
+            "cowbell": "X...x...X...x...",
+            "shaker": "x.x.x.x.x.x.x.x.",
+        },
+    ),
+    "bossa": GrooveStyle(
+        "shaker",
+        "rim",
+        False,
+        False,
+        {
+            "kick": "X..oX..oX..oX..o",
+            "rim": "o..o..o...o..o..",
+            "shaker": "xxxxxxxxxxxxxxxx",
+            "closed_hat": "x.x.x.x.x.x.x.x.",
+        },
+    ),
+    "afro": GrooveStyle(
+        "shaker",
+        "snare",
+        False,
+        False,
+        {
+            "kick": "X.....x...X.....",
+            "snare": "....x.......x...",
+            "open_hat": "..x...x...x...x.",
+            "shaker": "xxxxxxxxxxxxxxxx",
+            "cowbell": "X.x.x.xx.x.x.x.x",
+        },
+    ),
     "none": GrooveStyle("shaker", "rim", False, False, {}),
 }
 
@@ -99,6 +243,8 @@ def _pattern_hits(style: GrooveStyle, bar_start_q: float, energy: float) -> list
             if ch not in _VEL:
                 continue
             vel = _VEL[ch]
+            if ch == "x" and piece in _TIMEKEEPERS:
+                vel *= _METRIC_LEAN[step % 4]
             if energy < 0.3 and piece in ("snare", "clap", "tom_low") and ch != "X":
                 continue
             pos = step * 0.25
@@ -143,7 +289,9 @@ def _meter_hits(style: GrooveStyle, grid: BarGrid, bar_start_q: float, energy: f
     return hits
 
 
-def drum_bar(*, groove: str, grid: BarGrid, bar_start_q: float, energy: float, four_four: bool) -> list[DrumHit]:
+def drum_bar(
+    *, groove: str, grid: BarGrid, bar_start_q: float, energy: float, four_four: bool
+) -> list[DrumHit]:
     """Kit hits for one bar of ``groove`` starting at ``bar_start_q`` (quarter notes).
 
     ``energy`` 0-1 thins the pattern (below 0.3 only accents of the backbeat remain).
@@ -156,3 +304,28 @@ def drum_bar(*, groove: str, grid: BarGrid, bar_start_q: float, energy: float, f
     if four_four and style.patterns:
         return _pattern_hits(style, bar_start_q, energy)
     return _meter_hits(style, grid, bar_start_q, energy)
+
+
+def humanize(hits: list[DrumHit], *, groove: str, seconds_per_quarter: float, seed: int) -> list[DrumHit]:
+    """``hits`` as a player performs them: seeded velocity spread and, in played grooves, timing.
+
+    Every hit's velocity is scaled by a factor drawn around 1 (sd 7 %). In grooves that are
+    played rather than programmed, hits other than the kick move by a few milliseconds (sd 4 ms,
+    at most 10 ms; never before the start). Kicks stay on the grid: they carry the downbeat the
+    rest of the band locks to. The random stream is keyed by ``seed`` alone, so the same request
+    performs the same way in every process.
+    """
+    rng = np.random.default_rng([seed & 0xFFFFFFFF, 0xD4])
+    spread = np.clip(1.0 + _VELOCITY_SPREAD * rng.standard_normal(len(hits)), 0.75, 1.2)
+    jitter = (
+        np.clip(_JITTER_S * rng.standard_normal(len(hits)), -_JITTER_MAX_S, _JITTER_MAX_S)
+        / seconds_per_quarter
+    )
+    played = groove not in _QUANTISED
+    out = []
+    for hit, s, j in zip(hits, spread, jitter, strict=True):
+        start = hit.start_q
+        if played and hit.piece != "kick":
+            start = max(0.0, start + float(j))
+        out.append(replace(hit, start_q=start, velocity=float(min(1.0, hit.velocity * s))))
+    return out

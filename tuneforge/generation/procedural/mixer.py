@@ -11,10 +11,12 @@ font has render through it in stereo (the part's pan then acts as a constant-pow
 the kit takes the font's percussion pieces; everything else uses the built-in synth and kit.
 """
 
+import itertools
 import logging
 
 import numpy as np
-from scipy.signal import butter, oaconvolve, sosfilt
+import scipy.fft as sfft
+from scipy.signal import butter, sosfilt
 
 from tuneforge.generation.procedural.drumkit import KIT_PIECES, synthesize_kit
 from tuneforge.generation.procedural.score import Score
@@ -25,15 +27,40 @@ __all__ = ["render_score", "reverb_impulse", "DRUM_PAN", "DRUM_GAIN"]
 
 log = logging.getLogger(__name__)
 
-DRUM_PAN = {"kick": 0.0, "snare": 0.06, "clap": 0.0, "closed_hat": 0.35, "open_hat": 0.35, "ride": -0.35,
-            "crash": -0.4, "tom_low": -0.25, "tom_mid": 0.2, "shaker": 0.5, "rim": 0.15, "conga": -0.45,
-            "cowbell": 0.4}
-DRUM_GAIN = {"kick": 0.95, "snare": 0.55, "clap": 0.5, "closed_hat": 0.2, "open_hat": 0.17, "ride": 0.16,
-             "crash": 0.22, "tom_low": 0.55, "tom_mid": 0.45, "shaker": 0.16, "rim": 0.3, "conga": 0.35,
-             "cowbell": 0.12}
+DRUM_PAN = {
+    "kick": 0.0,
+    "snare": 0.06,
+    "clap": 0.0,
+    "closed_hat": 0.35,
+    "open_hat": 0.35,
+    "ride": -0.35,
+    "crash": -0.4,
+    "tom_low": -0.25,
+    "tom_mid": 0.2,
+    "shaker": 0.5,
+    "rim": 0.15,
+    "conga": -0.45,
+    "cowbell": 0.4,
+}
+DRUM_GAIN = {
+    "kick": 0.95,
+    "snare": 0.75,
+    "clap": 0.65,
+    "closed_hat": 0.42,
+    "open_hat": 0.3,
+    "ride": 0.28,
+    "crash": 0.3,
+    "tom_low": 0.55,
+    "tom_mid": 0.45,
+    "shaker": 0.3,
+    "rim": 0.3,
+    "conga": 0.35,
+    "cowbell": 0.12,
+}
 _DRUM_SEND = 0.12
 _WET_LEVEL = 0.32
 _TAIL_SECONDS = 1.0
+_CHOKE_S = 0.008  # fade of a choked open hat
 
 
 def _pan_gains(pan: float) -> tuple[float, float]:
@@ -67,6 +94,20 @@ def reverb_impulse(*, seconds: float, sample_rate: int, seed: int) -> np.ndarray
     return ir.astype(np.float32)
 
 
+def _choke_lengths(hits: list, kit: dict[str, np.ndarray], spq: float, sr: int) -> list[int]:
+    """Frames each hit may ring: an open hat stops (with a short fade) where the next hat starts.
+
+    A drummer closing the hi-hat pedal cuts the open hat off; without the choke, open hats smear
+    into the closed ones that follow.
+    """
+    lengths = [kit[h.piece].shape[-1] for h in hits]
+    hat_order = sorted((h.start_q, i) for i, h in enumerate(hits) if h.piece in ("open_hat", "closed_hat"))
+    for (q, i), (q_next, _) in itertools.pairwise(hat_order):
+        if hits[i].piece == "open_hat":
+            lengths[i] = min(lengths[i], max(int(round((q_next - q) * spq * sr)), 1) + int(_CHOKE_S * sr))
+    return lengths
+
+
 def render_score(
     score: Score, *, sample_rate: int, n_frames: int, seed: int, voices: SoundFontVoices | None = None
 ) -> np.ndarray:
@@ -79,21 +120,35 @@ def render_score(
     length = n_frames + int(_TAIL_SECONDS * sr)
     dry = np.zeros((2, length), dtype=np.float32)
     send = np.zeros((2, length), dtype=np.float32)
+    # One mono and one stereo scratch track, reused by every part and kit piece, and one buffer
+    # for scaled copies: a 30 s render touches a few buffers instead of allocating one per part.
+    scratch: dict[int, np.ndarray] = {}
+    scaled = np.empty(length, dtype=np.float32)
+
+    def blank(ndim: int) -> np.ndarray:
+        buf = scratch.get(ndim)
+        if buf is None:
+            buf = scratch[ndim] = np.zeros((2, length) if ndim == 2 else length, dtype=np.float32)
+        else:
+            buf.fill(0.0)
+        return buf
 
     def add_track(track: np.ndarray, gain: float, pan: float, send_amount: float) -> None:
         gl, gr = _pan_gains(pan)
         left, right = (track[0], track[1]) if track.ndim == 2 else (track, track)
-        dry[0] += left * (gain * gl)
-        dry[1] += right * (gain * gr)
-        if send_amount > 0:
-            send[0] += left * (gain * gl * send_amount)
-            send[1] += right * (gain * gr * send_amount)
+        for bus, amount in ((dry, 1.0), (send, send_amount)):
+            if amount <= 0:
+                continue
+            np.multiply(left, np.float32(gain * gl * amount), out=scaled)
+            bus[0] += scaled
+            np.multiply(right, np.float32(gain * gr * amount), out=scaled)
+            bus[1] += scaled
 
     if voices is not None and voices.sample_rate != sr:
         raise ValueError(f"soundfont voices render at {voices.sample_rate} Hz, the mix at {sr} Hz")
     for part in score.parts:
         from_font = voices is not None and voices.has_timbre(part.timbre)
-        track = np.zeros((2, length) if from_font else length, dtype=np.float32)
+        track = blank(2 if from_font else 1)
         cache: dict[tuple[int, int], np.ndarray] = {}
         for note in part.notes:
             start = int(round(note.start_q * spq * sr))
@@ -107,34 +162,50 @@ def render_score(
                 if from_font:
                     wave = voices.synthesize_note(part.timbre, pitch=note.pitch, sustain_frames=sustain)
                 else:
-                    wave = synthesize_note(part.timbre, pitch=note.pitch, sustain_frames=sustain, sample_rate=sr,
-                                           seed=seed)
+                    wave = synthesize_note(
+                        part.timbre, pitch=note.pitch, sustain_frames=sustain, sample_rate=sr, seed=seed
+                    )
                 cache[key] = wave
             end = min(length, start + wave.shape[-1])
             track[..., start:end] += wave[..., : end - start] * np.float32(0.2 + 0.8 * note.velocity)
-        log.debug("part %s/%s: %d notes, %d distinct waveforms%s", part.role, part.timbre, len(part.notes),
-                  len(cache), " (soundfont)" if from_font else "")
+        log.debug(
+            "part %s/%s: %d notes, %d distinct waveforms%s",
+            part.role,
+            part.timbre,
+            len(part.notes),
+            len(cache),
+            " (soundfont)" if from_font else "",
+        )
         add_track(track, part.gain, part.pan, part.reverb_send)
 
     if score.drums:
         font_kit = voices.kit if voices is not None else {}
         complete = all(piece in font_kit for piece in KIT_PIECES)
         kit = font_kit if complete else {**synthesize_kit(sample_rate=sr, seed=seed), **font_kit}
-        tracks: dict[str, np.ndarray] = {}
-        for hit in score.drums:
-            start = int(round(hit.start_q * spq * sr))
-            if start >= n_frames:
-                continue
+        hits = [h for h in score.drums if int(round(h.start_q * spq * sr)) < n_frames]
+        lengths = _choke_lengths(hits, kit, spq, sr)
+        # Hits are short: each goes straight into a stereo kit bus with its piece's gain and pan,
+        # and the bus joins the mix (and the reverb send) once.
+        kit_bus = blank(2)
+        for i, hit in enumerate(hits):
             sound = kit[hit.piece]
-            track = tracks.setdefault(hit.piece, np.zeros(length, dtype=np.float32))
-            end = min(length, start + sound.shape[0])
-            track[start:end] += sound[: end - start] * np.float32(hit.velocity)
-        for piece, track in tracks.items():
-            add_track(track, DRUM_GAIN[piece] * score.drum_gain, DRUM_PAN[piece], _DRUM_SEND)
+            start = int(round(hit.start_q * spq * sr))
+            n = min(lengths[i], sound.shape[0], length - start)
+            wave = sound[:n]
+            if n < sound.shape[0]:  # choked (or cut by the buffer's end): fade the cut so it does not click
+                fade = min(n, int(_CHOKE_S * sr))
+                wave = wave.copy()
+                wave[n - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+            gl, gr = _pan_gains(DRUM_PAN[hit.piece])
+            level = DRUM_GAIN[hit.piece] * score.drum_gain * hit.velocity
+            kit_bus[0, start : start + n] += wave * np.float32(level * gl)
+            kit_bus[1, start : start + n] += wave * np.float32(level * gr)
+        add_track(kit_bus, 1.0, 0.0, _DRUM_SEND)
 
     ir = reverb_impulse(seconds=score.reverb_seconds, sample_rate=sr, seed=seed)
-    out = dry[:, :n_frames].copy()
-    for ch in range(2):
-        wet = oaconvolve(send[ch, :n_frames], ir[ch], mode="full")[:n_frames]
-        out[ch] += (_WET_LEVEL * wet).astype(np.float32)
-    return out
+    # One FFT convolution per channel over the whole clip (faster here than overlap-add).
+    size = sfft.next_fast_len(n_frames + ir.shape[1], real=True)
+    wet = sfft.irfft(sfft.rfft(send[:, :n_frames], size, axis=1) * sfft.rfft(ir, size, axis=1), size, axis=1)
+    out = dry[:, :n_frames]
+    out += np.float32(_WET_LEVEL) * wet[:, :n_frames]
+    return np.ascontiguousarray(out)
