@@ -46,7 +46,7 @@ def build_backends(settings: ApiSettings, store: Any, *, limiter: Any = None) ->
     checks["redis"] = redis_limiter.ping
     return SharedBackends(
         limiter=redis_limiter if limiter is None else limiter,
-        nonces=RedisNonces(url, ttl_s=2 * settings.signature_window_s, prefix=prefix),
+        nonces=RedisNonces(url, ttl_s=2 * settings.signature_window_s, prefix=prefix, fallback=StoreNonces(store)),
         wake_jobs=RedisWakeup(url, JOBS_CHANNEL, prefix=prefix),
         wake_webhooks=RedisWakeup(url, WEBHOOKS_CHANNEL, prefix=prefix),
         ready_checks=checks, redis_url=url,

@@ -17,11 +17,14 @@ gets ``Retry-After`` (whole seconds until then).
 are dropped first, then the least recently seen). :class:`RedisRateLimiter` keeps it in Redis (one
 sorted set per caller, updated by one Lua script, so API replicas share each caller's window
 exactly); it uses the replicas' clocks, which must agree to well under a second (NTP), as they
-already must for the signed-request window.
+already must for the signed-request window. While Redis cannot be reached (``GET /ready`` says so)
+each replica falls back to its own in-process log, logging a warning every ``WARN_EVERY_S``: the
+API keeps answering, with limits per replica until Redis is back.
 """
 
 import asyncio
 import collections
+import logging
 import math
 import secrets
 import threading
@@ -33,7 +36,12 @@ from typing import Any
 
 __all__ = ["RateLimiter", "RedisRateLimiter", "RateDecision", "WINDOW_SECONDS"]
 
+log = logging.getLogger(__name__)
+
 WINDOW_SECONDS = 60.0
+#: Seconds a request waits for Redis before the limiter falls back to this process's log.
+REDIS_TIMEOUT_S = 0.5
+WARN_EVERY_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -74,9 +82,9 @@ class RateLimiter:
         with self._lock:
             times = self._log.get(key)
             if times is None:
+                if len(self._log) >= self.max_keys:
+                    self._evict(now, room_for=1)
                 times = self._log[key] = collections.deque()
-                if len(self._log) > self.max_keys:
-                    self._evict(now)
             else:
                 self._log.move_to_end(key)
             while times and times[0] <= now - WINDOW_SECONDS:
@@ -98,11 +106,12 @@ class RateLimiter:
     def __len__(self) -> int:
         return len(self._log)
 
-    def _evict(self, now: float) -> None:
+    def _evict(self, now: float, *, room_for: int) -> None:
+        """Make room for ``room_for`` new callers: drop idle ones, then the least recently seen."""
         idle = [k for k, times in self._log.items() if not times or times[-1] <= now - WINDOW_SECONDS]
         for key in idle:
             del self._log[key]
-        while len(self._log) > self.max_keys:
+        while self._log and len(self._log) > self.max_keys - room_for:
             self._log.popitem(last=False)
 
 
@@ -146,9 +155,14 @@ class RedisRateLimiter:
         self.url = url
         self.prefix = prefix
         self.clock = clock
-        self._sync = redis.Redis.from_url(url)
+        timeouts = {"socket_timeout": REDIS_TIMEOUT_S, "socket_connect_timeout": REDIS_TIMEOUT_S}
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._sync = redis.Redis.from_url(url, **timeouts)
         self._sync_script = self._sync.register_script(_SLIDING_WINDOW_LUA)
-        self._async_factory = lambda: redis.asyncio.Redis.from_url(url)
+        self._async_factory = lambda: redis.asyncio.Redis.from_url(url, **timeouts)
+        self.fallback = RateLimiter(clock=clock)
+        self.fallbacks = 0  # decisions made in this process because Redis did not answer
+        self._warned_at: float | None = None
         # asyncio clients belong to one event loop: one (client, script) per loop that calls check()
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, Any]] = weakref.WeakKeyDictionary()
 
@@ -164,9 +178,21 @@ class RedisRateLimiter:
         return RateDecision(allowed=bool(allowed), limit=limit, remaining=max(0, limit - count),
                             reset_at=oldest_us / 1e6 + WINDOW_SECONDS)
 
+    def _fall_back(self, key: str, limit: int, exc: BaseException) -> RateDecision:
+        self.fallbacks += 1
+        now = time.monotonic()
+        if self._warned_at is None or now - self._warned_at >= WARN_EVERY_S:
+            self._warned_at = now
+            log.warning("rate limits: Redis %s unreachable (%s: %s); limiting in this process meanwhile",
+                        self.url, type(exc).__name__, exc)
+        return self.fallback.hit(key, limit)
+
     def hit(self, key: str, limit: int) -> RateDecision:
         keys, args, _ = self._args(key, limit)
-        return self._decision(self._sync_script(keys=keys, args=args), limit)
+        try:
+            return self._decision(self._sync_script(keys=keys, args=args), limit)
+        except self._errors as exc:
+            return self._fall_back(key, limit, exc)
 
     async def check(self, key: str, limit: int) -> RateDecision:
         loop = asyncio.get_running_loop()
@@ -175,7 +201,10 @@ class RedisRateLimiter:
             client = self._async_factory()
             pair = self._async[loop] = (client, client.register_script(_SLIDING_WINDOW_LUA))
         keys, args, _ = self._args(key, limit)
-        return self._decision(await pair[1](keys=keys, args=args), limit)
+        try:
+            return self._decision(await pair[1](keys=keys, args=args), limit)
+        except self._errors as exc:
+            return self._fall_back(key, limit, exc)
 
     def ping(self) -> None:
         self._sync.ping()

@@ -18,6 +18,7 @@ the background loops, then exit 0.
 
 import argparse
 import logging
+import signal
 from typing import Any
 
 __all__ = ["add_serve_parser", "build_replica", "run_serve"]
@@ -88,7 +89,9 @@ def run_serve(args: argparse.Namespace) -> int:
         return 1
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
                             lifespan="on", timeout_graceful_shutdown=5, **uvicorn_options(settings))
-    server = uvicorn.Server(config)
+    server = _make_server(config)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: server.request_exit(signum))
     log.info("API replica on %s:%d (database %s, %s)", settings.host, settings.port,
              store.engine.url.render_as_string(hide_password=True),
              f"Redis {settings.redis_url}" if settings.redis_url else "limits in this process")
@@ -96,4 +99,30 @@ def run_serve(args: argparse.Namespace) -> int:
         server.run()
     finally:
         store.close()
-    return 0 if server.started else 1
+    if not server.started:
+        return 1
+    log.info("API replica stopped (%s)", signal.Signals(server.exit_signal).name if server.exit_signal else "exit")
+    return 0
+
+
+def _make_server(config: Any) -> Any:
+    """A ``uvicorn.Server`` whose SIGTERM/SIGINT end the process with status 0 after a clean shutdown
+    (uvicorn's own handlers re-raise the signal once it has stopped, so the status would be -15)."""
+    import contextlib
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        exit_signal: int | None = None
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:  # run_serve's handlers stay in place
+            yield
+
+        def request_exit(self, signum: int) -> None:
+            self.exit_signal = signum
+            if self.should_exit:  # a second signal: stop without waiting for requests in flight
+                self.force_exit = True
+            self.should_exit = True
+
+    return Server(config)
