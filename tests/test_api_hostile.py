@@ -6,6 +6,7 @@ unbounded offsets, coerced JSON types, bad cursors, and an unbounded limiter tab
 import asyncio
 import base64
 import json
+import os
 import socket
 import threading
 from pathlib import Path
@@ -16,6 +17,7 @@ import httpx
 import pytest
 import uvicorn
 from aiohttp import web
+from sqlalchemy import text
 from test_api_harness import ALICE, make_api, make_settings, sign_headers
 from uvicorn.server import ServerState
 
@@ -27,6 +29,7 @@ from tuneforge.api.ratelimit import RateLimiter
 from tuneforge.api.service import ApiService
 from tuneforge.api.settings import ApiSettings
 from tuneforge.api.signing import SignatureRejected, verify_signed_request
+from tuneforge.api.testing import FakeGateway
 from tuneforge.api.webhook_target import (
     embedded_ipv4,
     is_public_address,
@@ -35,7 +38,9 @@ from tuneforge.api.webhook_target import (
     webhook_url_problem,
 )
 from tuneforge.api.webhooks import verify_webhook
-from tuneforge.store import Store
+from tuneforge.store import Store, StoreError
+from tuneforge.store.permissions import private_directory
+from tuneforge.store.testing import database_url_for
 
 GEN = "/api/v1/music/generate"
 ME = "/api/v1/account/me"
@@ -150,11 +155,12 @@ async def test_disguised_private_targets_are_refused_at_submission_without_charg
         assert api.store.list_jobs(api.account["id"], limit=10, offset=0, status=None) == []
 
 
-async def _receiver() -> tuple[web.AppRunner, int, list[bytes]]:
-    received: list[bytes] = []
+async def _receiver() -> tuple[web.AppRunner, int, list[tuple[dict[str, str], bytes]]]:
+    """A webhook receiver on 127.0.0.1: every POST's headers and body."""
+    received: list[tuple[dict[str, str], bytes]] = []
 
     async def hook(request: web.Request) -> web.Response:
-        received.append(await request.read())
+        received.append((dict(request.headers), await request.read()))
         return web.Response(status=204)
 
     app = web.Application()
@@ -181,7 +187,7 @@ async def test_literals_are_checked_again_at_connect_time() -> None:
         async with aiohttp.ClientSession(connector=webhook_connector(allow_private=True)) as session:
             async with session.post(f"http://127.0.0.1:{port}/hook", data=b"{}") as resp:
                 assert resp.status == 204
-        assert received == [b"{}"]
+        assert [body for _, body in received] == [b"{}"]
     finally:
         await runner.cleanup()
 
@@ -516,3 +522,150 @@ def test_concurrent_hits_keep_the_bound() -> None:
     for t in threads:
         t.join()
     assert len(limiter) <= 50
+
+
+# -- files on disk: modes and sealed webhook secrets ------------------------------------------------
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.fixture()
+def loose_umask():
+    """A umask that would leave new files world-readable (0644) and directories 0755."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def test_sqlite_files_and_their_directory_are_owner_only(tmp_path: Path, loose_umask: None) -> None:
+    state = tmp_path / "state"
+    store = Store(f"sqlite:///{state / 'tf.db'}", state / "audio")
+    try:
+        store.create_account(name="a", credits=5)  # a write: the WAL and its index exist now
+        files = {name: state / name for name in ("tf.db", "tf.db-wal", "tf.db-shm", "api_secrets.key")}
+        assert all(path.exists() for path in files.values()), sorted(p.name for p in state.iterdir())
+        assert {name: _mode(path) for name, path in files.items()} == dict.fromkeys(files, 0o600)
+        assert _mode(state) == 0o700
+    finally:
+        store.close()
+
+
+def test_loose_files_of_an_older_version_are_tightened(tmp_path: Path, loose_umask: None) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o755)
+    url = f"sqlite:///{folder / 'tf.db'}"
+    first = Store(url, folder / "audio")  # kept open, so the WAL and its index stay on disk
+    second = None
+    try:
+        first.create_account(name="a")
+        names = ("tf.db", "tf.db-wal", "tf.db-shm")
+        for name in names:
+            os.chmod(folder / name, 0o644)  # as an older version left them
+        second = Store(url, folder / "audio")
+        assert {name: _mode(folder / name) for name in names} == dict.fromkeys(names, 0o600)
+        assert _mode(folder) == 0o755  # a directory the store did not create keeps its mode
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
+
+
+def test_the_state_directory_is_made_private(tmp_path: Path, loose_umask: None) -> None:
+    fresh = private_directory(tmp_path / "new" / "state", tighten=False)
+    assert _mode(fresh) == 0o700
+    old = tmp_path / "old"
+    old.mkdir(mode=0o755)
+    private_directory(old, tighten=False)
+    assert _mode(old) == 0o755
+    private_directory(old, tighten=True)
+    assert _mode(old) == 0o700
+
+
+def _raw_secret(store: Store, account_id: str) -> str:
+    with store.engine.connect() as conn:
+        return conn.execute(text("SELECT webhook_secret FROM accounts WHERE id = :id"), {"id": account_id}).scalar_one()
+
+
+def _set_raw_secret(store: Store, account_id: str, value: str) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE accounts SET webhook_secret = :v WHERE id = :id"), {"v": value, "id": account_id})
+
+
+def test_webhook_secrets_are_sealed_in_the_database(tmp_path: Path) -> None:
+    url, audio = database_url_for(tmp_path / "tf.db"), tmp_path / "audio"
+    store = Store(url, audio)
+    try:
+        account = store.create_account(name="a")
+        secret = account["webhook_secret"]
+        assert secret.startswith("whsec_") and len(secret) == 38
+        stored = _raw_secret(store, account["id"])
+        assert stored.startswith("enc1:") and secret not in stored and secret[6:] not in stored and len(stored) <= 80
+        assert store.get_account(account["id"])["webhook_secret"] == secret
+        assert [a["webhook_secret"] for a in store.list_accounts()] == [secret]
+        _, key = store.create_api_key(account["id"])
+        authenticated, _ = store.authenticate_key(key)
+        assert authenticated is not None and "webhook_secret" not in authenticated
+        key_file = tmp_path / "api_secrets.key"
+        assert _mode(key_file) == 0o600 and len(bytes.fromhex(key_file.read_text())) == 64
+    finally:
+        store.close()
+    reopened = Store(url, audio)  # same key file: the secret opens again
+    try:
+        assert reopened.get_account(account["id"])["webhook_secret"] == secret
+    finally:
+        reopened.close()
+
+
+def test_plain_text_secrets_of_an_older_version_are_sealed_on_open(tmp_path: Path) -> None:
+    url, audio = database_url_for(tmp_path / "tf.db"), tmp_path / "audio"
+    store = Store(url, audio)
+    account = store.create_account(name="a")
+    _set_raw_secret(store, account["id"], "whsec_plain-text-from-an-old-version")
+    store.close()
+    store = Store(url, audio)
+    try:
+        assert _raw_secret(store, account["id"]).startswith("enc1:")
+        assert store.get_account(account["id"])["webhook_secret"] == "whsec_plain-text-from-an-old-version"
+    finally:
+        store.close()
+
+
+def test_a_wrong_or_missing_key_fails_at_open_and_a_moved_secret_does_not_open(tmp_path: Path) -> None:
+    url, audio = database_url_for(tmp_path / "tf.db"), tmp_path / "audio"
+    store = Store(url, audio)
+    first, second = store.create_account(name="a"), store.create_account(name="b")
+    _set_raw_secret(store, second["id"], _raw_secret(store, first["id"]))  # a's sealed secret pasted onto b
+    with pytest.raises(StoreError, match="does not open"):
+        store.get_account(second["id"])
+    _set_raw_secret(store, second["id"], _raw_secret(store, first["id"]))
+    store.close()
+    other_key = tmp_path / "elsewhere" / "other.key"
+    Store(database_url_for(tmp_path / "scratch.db"), tmp_path / "scratch", secret_key_file=other_key).close()
+    with pytest.raises(StoreError, match="does not open with the key in"):
+        Store(url, audio, secret_key_file=other_key)
+    with pytest.raises(StoreError, match="is missing"):
+        Store(url, audio, secret_key_file=tmp_path / "never-created.key")
+    assert not (tmp_path / "never-created.key").exists()
+
+
+async def test_webhooks_are_signed_with_the_opened_secret(tmp_path: Path) -> None:
+    runner, port, received = await _receiver()
+    try:
+        async with make_api(tmp_path, gateway=FakeGateway(), webhook_backoff_s=0.02) as api:
+            r = await api.client.post(GEN, headers=api.auth, json={
+                "prompt": "x", "duration_seconds": 2, "webhook_url": f"http://127.0.0.1:{port}/hook"})
+            assert r.status_code == 201
+            assert await api.app.state.jobs.process_next()
+            hooks = api.app.state.webhooks
+            async with aiohttp.ClientSession() as session:
+                await hooks.deliver_due(session)
+            delivery = api.store.webhook_deliveries(r.json()["request_id"])[0]
+            assert delivery["status"] == "delivered", delivery
+            secret = api.store.get_account(api.account["id"])["webhook_secret"]
+        [(headers, body)] = received
+        assert secret.startswith("whsec_")
+        assert verify_webhook(secret, timestamp=headers["X-TuneForge-Timestamp"], body=body,
+                              signature=headers["X-TuneForge-Signature"])
+    finally:
+        await runner.cleanup()

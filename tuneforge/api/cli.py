@@ -30,6 +30,8 @@ def _common() -> argparse.ArgumentParser:
     parent.add_argument("--api.database_url", dest="api.database_url", default=None,
                         help="SQLAlchemy URL (default sqlite:///<state-dir>/tuneforge.db).")
     parent.add_argument("--api.audio_dir", dest="api.audio_dir", default=None, help="Audio directory.")
+    parent.add_argument("--api.secret_key_file", dest="api.secret_key_file", default=None,
+                        help="Key file the webhook secrets are sealed with (default <state-dir>/api_secrets.key).")
     parent.add_argument("--json", action="store_true", help="Print JSON.")
     return parent
 
@@ -70,7 +72,7 @@ def _open_store(args: argparse.Namespace) -> Any:
     from tuneforge.store import Store
 
     settings = ApiSettings.from_args(vars(args), state_dir=args.state_dir)
-    return Store(settings.database_url, settings.audio_dir)
+    return Store(settings.database_url, settings.audio_dir, secret_key_file=settings.secret_key_file)
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:

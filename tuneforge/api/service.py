@@ -65,7 +65,7 @@ class ApiService:
         if store is None:
             from tuneforge.store import Store
 
-            store = Store(settings.database_url, settings.audio_dir)
+            store = Store(settings.database_url, settings.audio_dir, secret_key_file=settings.secret_key_file)
             validator.store = store
             runner = getattr(validator, "runner", None)
             if runner is not None and getattr(runner, "store", None) is None:

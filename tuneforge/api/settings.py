@@ -47,6 +47,9 @@ class ApiSettings:
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs or CIDRs).
     # Empty: none, the TCP peer is the client (uvicorn alone would trust 127.0.0.1).
     forwarded_allow_ips: str = ""
+    # The key webhook secrets are sealed with; None: api_secrets.key beside the SQLite database (else
+    # beside the audio directory), i.e. in the state directory by default (tuneforge.store.secret_box)
+    secret_key_file: str | None = None
     signature_window_s: float = 300.0
     redis_url: str | None = None  # shared rate-limit windows, nonces and wake-ups; None: in this process
     redis_prefix: str = "tuneforge:"
@@ -145,6 +148,10 @@ class ApiSettings:
                            help="Comma-separated IPs or networks of reverse proxies whose X-Forwarded-For is "
                                 "believed (default: none, the connecting address is the client's; set it to "
                                 "the proxy's address when the API is behind one).")
+        group.add_argument("--api.secret_key_file", default=None,
+                           help="Key file webhook secrets are sealed with in the database (default "
+                                "<state_dir>/api_secrets.key, created 0600 on first start; every replica "
+                                "sharing a database needs the same file).")
 
     @classmethod
     def from_args(cls, namespace: argparse.Namespace | dict[str, Any], state_dir: str | Path | None = None) -> "ApiSettings":
@@ -171,6 +178,7 @@ class ApiSettings:
             max_body_bytes=int(get("api.max_body_bytes", "max_body_bytes")),
             max_header_bytes=int(get("api.max_header_bytes", "max_header_bytes")),
             forwarded_allow_ips=str(get("api.forwarded_allow_ips", "forwarded_allow_ips")),
+            secret_key_file=os.path.expanduser(v["api.secret_key_file"]) if v.get("api.secret_key_file") else None,
             webhook_allow_private=bool(v.get("api.webhook_allow_private", False)),
             redis_url=v.get("api.redis_url") or None,
             job_lease_s=float(get("api.job_lease_s", "job_lease_s")),

@@ -1,6 +1,7 @@
 """Open a SQLAlchemy engine for the store: SQLite tuned for concurrent use, or any other URL.
 
-SQLite gets WAL journaling (readers never block the writer), a busy timeout (a writer waits for
+SQLite gets owner-only files (the database and its ``-wal``/``-shm`` 0600, a directory it creates
+0700: :mod:`tuneforge.store.permissions`), WAL journaling (readers never block the writer), a busy timeout (a writer waits for
 the lock instead of failing), foreign keys on, a larger page cache, memory-mapped reads, and
 explicit transaction control: ordinary sessions begin with ``BEGIN``, write sessions (the engine
 returned as ``write_engine``) with ``BEGIN IMMEDIATE``, which takes the write lock up front so a read-then-write transaction cannot
@@ -18,6 +19,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+
+from tuneforge.store.permissions import private_directory, private_sqlite_files
 
 __all__ = ["open_engines", "is_sqlite", "BUSY_TIMEOUT_MS", "SERVER_POOL_SIZE", "SERVER_MAX_OVERFLOW"]
 
@@ -51,8 +54,12 @@ def open_engines(database_url: str) -> tuple[Engine, Engine]:
         engine = create_engine(url, pool_pre_ping=True, pool_size=SERVER_POOL_SIZE,
                                max_overflow=SERVER_MAX_OVERFLOW, connect_args=connect_args)
         return engine, engine
-    if url.database and url.database != ":memory:":
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+        # owner-only: a new directory 0700, the database 0600 before SQLite opens it (its -wal and
+        # -shm files then get 0600 too, see tuneforge.store.permissions)
+        database = Path(url.database).expanduser()
+        private_directory(database.parent, tighten=False)
+        private_sqlite_files(database)
     engine = create_engine(
         url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000.0, "check_same_thread": False},
         # The API's worker threads, asyncio's executor and the validator's own threads all read: keep a

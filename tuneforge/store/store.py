@@ -57,6 +57,7 @@ from tuneforge.store.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
+from tuneforge.store.secret_box import SEALED_PREFIX, SecretBox, SecretKeyError, default_key_file, is_sealed
 
 __all__ = [
     "Store", "StoreError", "StoreWriteError", "InsufficientCredits", "JobLeaseLost", "NotFound", "InvalidCursor",
@@ -248,12 +249,17 @@ class Store:
     Args:
         database_url: SQLAlchemy URL (``sqlite:///path.db`` by default; ``postgresql+psycopg://...``).
         audio_dir: directory for the content-addressed audio files.
+        secret_key_file: the key webhook secrets are sealed with (:mod:`tuneforge.store.secret_box`);
+            default ``api_secrets.key`` beside a SQLite database, else beside ``audio_dir``. Created
+            (0600) on first use.
 
     Raises:
-        StoreError: the database cannot be reached or migrated, or its driver is not installed.
+        StoreError: the database cannot be reached or migrated, its driver is not installed, or the
+            secrets key is missing or is not the one the stored webhook secrets were sealed with.
     """
 
-    def __init__(self, database_url: str, audio_dir: str | Path) -> None:
+    def __init__(self, database_url: str, audio_dir: str | Path, *,
+                 secret_key_file: str | Path | None = None) -> None:
         self.database_url = database_url
         try:
             self.engine, self._write_engine = open_engines(database_url)
@@ -273,9 +279,52 @@ class Store:
         # A database server takes concurrent writers; row locks and conditional updates order them.
         self._write_lock: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if is_sqlite(database_url) else contextlib.nullcontext())
+        self._secrets = self._open_secrets(secret_key_file, audio_dir)
 
     def close(self) -> None:
         self.engine.dispose()
+
+    # -- webhook secrets at rest -------------------------------------------------------------
+    def _open_secrets(self, key_file: str | Path | None, audio_dir: str | Path) -> SecretBox:
+        """The box webhook secrets are sealed with (its key checked against a stored secret); seals
+        any secret an older version stored in plain text."""
+        path = Path(key_file).expanduser() if key_file else default_key_file(self.database_url, audio_dir)
+        with self._read() as s:
+            sample = s.execute(select(Account.id, Account.webhook_secret)
+                               .where(Account.webhook_secret.like(f"{SEALED_PREFIX}%")).limit(1)).first()
+            plain = s.execute(select(Account.id, Account.webhook_secret)
+                              .where(Account.webhook_secret.not_like(f"{SEALED_PREFIX}%"))).all()
+        try:
+            if path is None:
+                box = SecretBox.ephemeral()
+            elif path.exists():
+                box = SecretBox.load(path)
+            elif sample is not None:
+                raise SecretKeyError(f"the secrets key {path} is missing, and this database's webhook secrets are "
+                                     "sealed with it (restore the file, or name it with --api.secret_key_file)")
+            else:
+                box = SecretBox.create(path)
+            if sample is not None:
+                box.open(sample.webhook_secret, context=sample.id)
+        except SecretKeyError as exc:
+            raise StoreError(str(exc)) from exc
+        if plain:
+            with self._write() as s:
+                for account_id, secret in plain:  # conditional: another process may be sealing the same rows
+                    s.execute(update(Account).where(Account.id == account_id, Account.webhook_secret == secret)
+                              .values(webhook_secret=box.seal(secret, context=account_id)))
+            log.info("sealed %d webhook secrets that were stored in plain text", len(plain))
+        return box
+
+    def _with_secret(self, account: dict[str, Any]) -> dict[str, Any]:
+        """``account`` with its webhook secret opened (a plain-text one, from an older writer, as is)."""
+        value = account.get("webhook_secret")
+        if value and is_sealed(value):
+            try:
+                account["webhook_secret"] = self._secrets.open(value, context=account["id"])
+            except SecretKeyError as exc:
+                raise StoreError(str(exc)) from exc
+        return account
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
@@ -330,9 +379,10 @@ class Store:
             if s.get(Plan, plan) is None:
                 known = sorted(p.name for p in s.scalars(select(Plan)))
                 raise ValueError(f"unknown plan {plan!r}; plans: {', '.join(known)}")
-            account = Account(id=_new_id("acc"), name=name, plan=plan, credits=int(credits),
-                              rate_limit_override=rate_limit_per_minute,
-                              webhook_secret="whsec_" + secrets.token_urlsafe(24), created_at=now)
+            account_id = _new_id("acc")
+            secret = self._secrets.seal("whsec_" + secrets.token_urlsafe(24), context=account_id)
+            account = Account(id=account_id, name=name, plan=plan, credits=int(credits),
+                              rate_limit_override=rate_limit_per_minute, webhook_secret=secret, created_at=now)
             s.add(account)
             s.flush()
             if credits:
@@ -350,11 +400,12 @@ class Store:
             account, plan_limit = row
             data = _columns(account)
             data["rate_limit_per_minute"] = account.rate_limit_override or plan_limit
-            return data
+        return self._with_secret(data)
 
     def list_accounts(self) -> list[dict[str, Any]]:
         with self._read() as s:
-            return [_columns(a) for a in s.scalars(select(Account).order_by(Account.created_at))]
+            rows = [_columns(a) for a in s.scalars(select(Account).order_by(Account.created_at))]
+        return [self._with_secret(row) for row in rows]
 
     def set_rate_limit(self, account_id: str, per_minute: int | None) -> None:
         """Give one account its own per-minute limit (None: its plan's)."""
@@ -443,6 +494,7 @@ class Store:
         mapping = row._mapping
         account = {c.key: mapping[c] for c in _ACCOUNT_COLUMNS}
         account["rate_limit_per_minute"] = account["rate_limit_override"] or row._plan_rate_limit
+        del account["webhook_secret"]  # sealed; requests never need it (get_account opens it)
         return account, None
 
     # -- jobs --------------------------------------------------------------------------------

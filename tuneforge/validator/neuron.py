@@ -155,7 +155,9 @@ class Validator:
                 raise ValidatorStartupError(
                     f"wallet {cfg.wallet_name}/{cfg.wallet_hotkey} under {cfg.wallet_path} is unusable: {exc}") from exc
             try:
-                self.state_dir.mkdir(parents=True, exist_ok=True)
+                from tuneforge.store.permissions import private_directory
+
+                private_directory(self.state_dir, tighten=True)  # 0700: challenge secret, database, keys
             except OSError as exc:
                 raise ValidatorStartupError(f"--neuron.state_dir {self.state_dir} cannot be created: {exc}") from exc
             saved, history_bytes = self._restore()
@@ -323,7 +325,7 @@ class Validator:
             return None
         from tuneforge.store import Store
 
-        return Store(settings.database_url, settings.audio_dir)
+        return Store(settings.database_url, settings.audio_dir, secret_key_file=settings.secret_key_file)
 
     def _build_dendrite(self) -> Any:
         from tuneforge import netutils
