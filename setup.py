@@ -29,6 +29,8 @@ CORE = [
     "httptools>=0.6",
     "uvloop>=0.19; sys_platform != 'win32'",
     "aiohttp>=3.9",
+    # AES-256-SIV for webhook secrets at rest (tuneforge/store/secret_box.py); bittensor depends on it too
+    "pycryptodome>=3.15",
     "sqlalchemy>=2.0",
     "alembic>=1.13",
     "pyyaml>=6",
