@@ -1,13 +1,18 @@
 """Tests of the procedural backend: exact length, determinism, loudness and true peak, tempo and
-key read back by standard estimators, distinct timbres, form, grooves and bad input."""
+key read back by standard estimators, distinct timbres, full-band and alias-free synthesis, drums
+for the whole clip, form, grooves and bad input."""
 
+import dataclasses
+import hashlib
 import itertools
+import subprocess
+import sys
 import warnings
 
 import numpy as np
 import pyloudnorm
 import pytest
-from scipy.signal import resample_poly
+from scipy.signal import resample_poly, welch
 
 from scoring.music_theory import Key, Meter, key_relation, parse_key, parse_meter
 from tuneforge.audio.intake import encode_audio
@@ -17,10 +22,13 @@ from tuneforge.generation.procedural import ProceduralBackend
 from tuneforge.generation.procedural.composer import compose
 from tuneforge.generation.procedural.drumkit import KIT_PIECES, synthesize_kit
 from tuneforge.generation.procedural.form import plan_form
+from tuneforge.generation.procedural.grooves import humanize
 from tuneforge.generation.procedural.loudness import integrated_loudness, true_peak_dbtp
 from tuneforge.generation.procedural.mastering import master
-from tuneforge.generation.procedural.score import bar_grid
-from tuneforge.generation.procedural.timbres import PITCHED_TIMBRES, synthesize_note
+from tuneforge.generation.procedural.mixer import render_score
+from tuneforge.generation.procedural.oscillator import oscillate
+from tuneforge.generation.procedural.score import DrumHit, Score, bar_grid
+from tuneforge.generation.procedural.timbres import PITCHED_TIMBRES, midi_to_hz, synthesize_note
 from tuneforge.spec import spec_from_fields
 
 SR = 44_100
@@ -49,7 +57,12 @@ def _spec(**kw):
 def test_interface_and_factory():
     b = build_backend(GenerationSettings(backend="procedural", sample_rate=32_000))
     assert isinstance(b, ProceduralBackend) and isinstance(b, GenerationBackend)
-    assert (b.name, b.model_id, b.device, b.sample_rate) == ("procedural", "tuneforge-procedural-v1", "cpu", 32_000)
+    assert (b.name, b.model_id, b.device, b.sample_rate) == (
+        "procedural",
+        "tuneforge-procedural-v1",
+        "cpu",
+        32_000,
+    )
     assert b.max_duration_seconds == 180.0
     assert b.supported_genres() == list(GENRES)
 
@@ -82,11 +95,33 @@ def test_determinism_and_seed_sensitivity(backend):
     assert mel(sa) != mel(sc)
 
 
+_FRESH_PROCESS = """
+import hashlib
+from tuneforge.generation.procedural import ProceduralBackend
+from tuneforge.spec import spec_from_fields
+spec = spec_from_fields(genre="hip hop", duration_seconds=2.0, seed=77, vocals_requested=True)
+print(hashlib.sha256(ProceduralBackend(sample_rate=22_050).generate(spec).samples.tobytes()).hexdigest())
+"""
+
+
+def test_same_bytes_in_a_fresh_process(analysis_backend):
+    """Caches (wavetables, noise loops) warmed by other renders never change what a request renders."""
+    analysis_backend.generate(
+        _spec(genre="ambient", duration_seconds=2.0, seed=5)
+    )  # warm other cache entries
+    here = analysis_backend.generate(
+        _spec(genre="hip hop", duration_seconds=2.0, seed=77, vocals_requested=True)
+    )
+    fresh = subprocess.run([sys.executable, "-c", _FRESH_PROCESS], capture_output=True, text=True, check=True)
+    assert fresh.stdout.strip() == hashlib.sha256(here.samples.tobytes()).hexdigest()
+
+
 # --- levels ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("genre,mood", [("rock", "energetic"), ("ambient", "calm"), ("trap", "dark"),
-                                        ("classical", "romantic")])
+@pytest.mark.parametrize(
+    "genre,mood", [("rock", "energetic"), ("ambient", "calm"), ("trap", "dark"), ("classical", "romantic")]
+)
 def test_levels_stereo_and_cleanliness(backend, genre, mood):
     x = backend.generate(_spec(genre=genre, mood=mood, duration_seconds=8.0, seed=3)).samples
     assert np.all(np.isfinite(x))
@@ -133,8 +168,14 @@ def _tempo_ok(measured: float, requested: float) -> bool:
 def test_tempo_read_back(analysis_backend, genre, tempo, meter, key, seed):
     import librosa
 
-    spec = spec_from_fields(genre=genre, tempo_bpm=tempo, time_signature=meter, key_signature=key,
-                            duration_seconds=10.0, seed=seed)
+    spec = spec_from_fields(
+        genre=genre,
+        tempo_bpm=tempo,
+        time_signature=meter,
+        key_signature=key,
+        duration_seconds=10.0,
+        seed=seed,
+    )
     y = analysis_backend.generate(spec).samples.mean(axis=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -148,8 +189,11 @@ _MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3
 
 
 def _ks_key(chroma: np.ndarray) -> Key:
-    scores = [(np.corrcoef(chroma, np.roll(t, k))[0, 1], Key(k, mode))
-              for mode, t in (("major", _MAJOR), ("minor", _MINOR)) for k in range(12)]
+    scores = [
+        (np.corrcoef(chroma, np.roll(t, k))[0, 1], Key(k, mode))
+        for mode, t in (("major", _MAJOR), ("minor", _MINOR))
+        for k in range(12)
+    ]
     return max(scores, key=lambda s: s[0])[1]
 
 
@@ -167,7 +211,9 @@ def _ks_key(chroma: np.ndarray) -> Key:
 def test_key_read_back(analysis_backend, genre, key, meter, seed):
     import librosa
 
-    spec = spec_from_fields(genre=genre, key_signature=key, time_signature=meter, duration_seconds=10.0, seed=seed)
+    spec = spec_from_fields(
+        genre=genre, key_signature=key, time_signature=meter, duration_seconds=10.0, seed=seed
+    )
     y = analysis_backend.generate(spec).samples.mean(axis=0)
     chroma = librosa.feature.chroma_stft(y=y, sr=ANALYSIS_SR).mean(axis=1)
     detected = _ks_key(chroma)
@@ -214,9 +260,16 @@ def test_every_catalogue_timbre_is_rendered():
 
 def test_pitched_timbres_have_distinct_spectra_and_envelopes():
     sr = 22_050
+
     def feats_at(pitch: int) -> dict[str, np.ndarray]:
-        return {t: _timbre_features(synthesize_note(t, pitch=pitch, sustain_frames=sr, sample_rate=sr, seed=1), sr,
-                                    f0=440.0 * 2 ** ((pitch - 69) / 12)) for t in PITCHED_TIMBRES}
+        return {
+            t: _timbre_features(
+                synthesize_note(t, pitch=pitch, sustain_frames=sr, sample_rate=sr, seed=1),
+                sr,
+                f0=440.0 * 2 ** ((pitch - 69) / 12),
+            )
+            for t in PITCHED_TIMBRES
+        }
 
     feats, feats_up = feats_at(60), feats_at(62)
     # Yardstick: how far one timbre moves between two neighbouring pitches.
@@ -231,21 +284,164 @@ def test_notes_start_and_end_silent_and_kit_pieces_distinct():
         assert x[0] == 0.0 and x[-1] == 0.0 and np.all(np.isfinite(x)) and np.max(np.abs(x)) > 0.05
     kit = synthesize_kit(sample_rate=22_050, seed=1)
     assert set(kit) == set(KIT_PIECES)
-    feats = {p: _timbre_features(np.pad(s, (0, max(0, 22_050 - len(s))))[:22_050], 22_050) for p, s in kit.items()}
+    feats = {
+        p: _timbre_features(np.pad(s, (0, max(0, 22_050 - len(s))))[:22_050], 22_050) for p, s in kit.items()
+    }
     assert min(np.linalg.norm(feats[a] - feats[b]) for a, b in itertools.combinations(feats, 2)) > 0.5
+
+
+# --- full band, no aliasing ----------------------------------------------------------------
+
+
+def _line_energies(x: np.ndarray, f0: float, *, above_hz: float, tol_hz: float) -> tuple[float, float]:
+    """(energy near harmonics of ``f0``, energy between them) above ``above_hz``, in dB of the total."""
+    spec = np.abs(np.fft.rfft(x * np.blackman(len(x)), 4 * len(x))) ** 2
+    f = np.fft.rfftfreq(4 * len(x), 1 / SR)
+    k = np.round(f / f0)
+    near = (np.abs(f - k * f0) < tol_hz) & (k >= 1)
+    band = f > above_hz
+    db = lambda m: 10 * np.log10(spec[m].sum() / spec.sum() + 1e-30)  # noqa: E731
+    return db(near & band), db(~near & band)
+
+
+@pytest.mark.parametrize("genre", ["hip hop", "rock", "pop"])
+def test_mix_has_energy_above_10_khz(backend, genre):
+    """Cymbals, pick and hammer noise and the instruments' upper harmonics reach the top of the band."""
+    x = backend.generate(_spec(genre=genre, duration_seconds=6.0)).samples.mean(axis=0)
+    f, p = welch(x, SR, nperseg=4096)
+    assert p[f > 10_000].sum() / p.sum() > 0.003  # a synth that stops at 7 kHz leaves < 0.1 %
+    air = 10 * np.log10(p[(f >= 12_000) & (f < 16_000)].mean() / p[(f >= 500) & (f < 2_000)].mean())
+    assert air > -22.0, air
+
+
+def test_oscillator_is_band_limited():
+    """A saw at 5 kHz holds its four harmonics below the guard and nothing else (no fold-back)."""
+    x = oscillate("saw", 5_000.0, SR, SR).astype(np.float64)
+    harmonic, between = _line_energies(x, 5_000.0, above_hz=0.0, tol_hz=40.0)
+    assert harmonic > -0.01 and between < -90.0, (harmonic, between)
+
+
+@pytest.mark.parametrize("timbre,pitch", [("organ", 84), ("organ", 96), ("brass", 72)])
+def test_sustained_notes_have_no_alias_or_lookup_noise(timbre, pitch):
+    """Between the harmonics of a held note there is nothing: no aliasing, no wavetable-lookup noise."""
+    x = synthesize_note(timbre, pitch=pitch, sustain_frames=SR, sample_rate=SR, seed=0).astype(np.float64)
+    _, between = _line_energies(
+        x[int(0.3 * SR) : int(0.9 * SR)], midi_to_hz(pitch), above_hz=500.0, tol_hz=30.0
+    )
+    assert between < -75.0, between  # the truncating 4096-point lookup this replaced left about -58 dB
+
+
+@pytest.mark.parametrize("pitch", [48, 60, 72])
+def test_piano_attack_has_harmonics_above_10_khz(pitch):
+    """The struck string's bright attack: real partials (not noise) above 10 kHz, falling off softly."""
+    x = synthesize_note("piano", pitch=pitch, sustain_frames=SR, sample_rate=SR, seed=0).astype(np.float64)
+    harmonic, between = _line_energies(x[: int(0.3 * SR)], midi_to_hz(pitch), above_hz=10_000.0, tol_hz=8.0)
+    assert harmonic > -55.0 and harmonic > between + 20.0, (harmonic, between)
+
+
+def test_kit_cymbals_reach_16_khz():
+    kit = synthesize_kit(sample_rate=SR, seed=3)
+    for piece in ("closed_hat", "open_hat", "ride", "crash", "shaker"):
+        spec = np.abs(np.fft.rfft(kit[piece].astype(np.float64))) ** 2
+        f = np.fft.rfftfreq(len(kit[piece]), 1 / SR)
+        assert spec[f > 16_000].sum() / spec.sum() > 0.02, piece
+
+
+# --- drums for the whole clip ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "genre,meter,tempo,seconds",
+    [
+        ("hip hop", "4/4", 90, 6.0),  # the clip whose drums used to stop at 2.7 s
+        ("house", "4/4", 124, 5.0),
+        ("jazz", "3/4", 140, 7.3),
+        ("folk", "6/8", 100, 9.0),
+        ("metal", "7/8", 150, 4.1),
+        ("reggae", "4/4", 80, 13.0),
+        ("trap", "4/4", 145, 2.0),
+    ],
+)
+def test_every_beat_of_the_clip_has_a_drum_hit(genre, meter, tempo, seconds):
+    score = compose(
+        _spec(genre=genre, time_signature=meter, tempo_bpm=tempo, duration_seconds=seconds),
+        np.random.default_rng(7),
+    )
+    starts = np.array([h.start_q for h in score.drums])
+    beats = int(np.floor(score.total_q))
+    uncovered = [k for k in range(beats) if not np.any((starts >= k - 0.05) & (starts < k + 0.95))]
+    assert not uncovered, f"beats without a drum hit: {uncovered} of {beats}"
+    assert starts.max() < score.total_q
+
+
+def test_drum_onsets_in_the_last_quarter_of_a_six_second_hip_hop_clip():
+    """Rendered, not just scored: the drum stem has onsets to the end, where a crash used to wash."""
+    import librosa
+
+    spec = _spec(genre="hip hop", tempo_bpm=90, duration_seconds=6.0)
+    score = compose(spec, np.random.default_rng(spec.seed))
+    stem = render_score(
+        dataclasses.replace(score, parts=[]),
+        sample_rate=ANALYSIS_SR,
+        n_frames=6 * ANALYSIS_SR,
+        seed=spec.seed,
+    ).mean(axis=0)
+    onsets = librosa.onset.onset_detect(y=stem, sr=ANALYSIS_SR, units="time")
+    assert np.sum(onsets >= 4.5) >= 3, onsets  # 2.25 beats of eighth-note hats and a backbeat
+
+
+def test_open_hat_is_choked_by_the_next_hat():
+    base = dict(
+        tempo_bpm=120.0,
+        meter=parse_meter("4/4"),
+        key=parse_key("C major"),
+        total_q=4.0,
+        parts=[],
+        drum_gain=1.0,
+        reverb_seconds=0.5,
+        sections=[("A", 0, 1)],
+    )
+    alone = render_score(
+        Score(drums=[DrumHit(0.0, "open_hat", 1.0)], **base), sample_rate=SR, n_frames=SR, seed=1
+    )
+    choked = render_score(
+        Score(drums=[DrumHit(0.0, "open_hat", 1.0), DrumHit(0.5, "closed_hat", 1.0)], **base),
+        sample_rate=SR,
+        n_frames=SR,
+        seed=1,
+    )
+    after = slice(int(0.4 * SR), int(0.6 * SR))  # after the closed hat (at 0.25 s, 0.12 s long) has died
+    assert np.sum(choked[:, after] ** 2) < 0.1 * np.sum(alone[:, after] ** 2)
+
+
+def test_humanize_keeps_kicks_on_the_grid_and_is_seeded():
+    hits = [DrumHit(q * 0.5, piece, 0.8) for q in range(16) for piece in ("kick", "closed_hat")]
+    played = humanize(hits, groove="rock", seconds_per_quarter=0.5, seed=9)
+    assert played == humanize(hits, groove="rock", seconds_per_quarter=0.5, seed=9)
+    assert played != humanize(hits, groove="rock", seconds_per_quarter=0.5, seed=10)
+    for a, b in zip(hits, played, strict=True):
+        assert b.piece == a.piece and 0.0 < b.velocity <= 1.0
+        moved_s = abs(b.start_q - a.start_q) * 0.5
+        assert (moved_s == 0.0) if a.piece == "kick" else (moved_s <= 0.010)
+    assert any(b.start_q != a.start_q for a, b in zip(hits, played, strict=True))
+    programmed = humanize(hits, groove="four_on_floor", seconds_per_quarter=0.5, seed=9)
+    assert [h.start_q for h in programmed] == [h.start_q for h in hits]
 
 
 # --- structure -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("meter,pulses,compound", [
-    ("4/4", [(0, 1), (1, 1), (2, 1), (3, 1)], False),
-    ("6/8", [(0, 1.5), (1.5, 1.5)], True),
-    ("12/8", [(0, 1.5), (1.5, 1.5), (3, 1.5), (4.5, 1.5)], True),
-    ("7/8", [(0, 1.0), (1.0, 1.0), (2.0, 1.5)], False),
-    ("5/4", [(0, 1), (1, 1), (2, 1), (3, 1), (4, 1)], False),
-    ("2/4", [(0, 1), (1, 1)], False),
-])
+@pytest.mark.parametrize(
+    "meter,pulses,compound",
+    [
+        ("4/4", [(0, 1), (1, 1), (2, 1), (3, 1)], False),
+        ("6/8", [(0, 1.5), (1.5, 1.5)], True),
+        ("12/8", [(0, 1.5), (1.5, 1.5), (3, 1.5), (4.5, 1.5)], True),
+        ("7/8", [(0, 1.0), (1.0, 1.0), (2.0, 1.5)], False),
+        ("5/4", [(0, 1), (1, 1), (2, 1), (3, 1), (4, 1)], False),
+        ("2/4", [(0, 1), (1, 1)], False),
+    ],
+)
 def test_bar_grid(meter, pulses, compound):
     grid = bar_grid(parse_meter(meter))
     assert [tuple(p) for p in grid.pulses] == [tuple(map(float, p)) for p in pulses]
@@ -268,8 +464,13 @@ def test_form_covers_every_bar(bars):
 @pytest.mark.parametrize("groove_genre", sorted({g.groove: name for name, g in GENRES.items()}.values()))
 @pytest.mark.parametrize("meter", ["4/4", "3/4", "6/8", "7/8", "5/4", "2/4", "12/8"])
 def test_grooves_follow_the_meter(groove_genre, meter):
-    spec = _spec(genre=groove_genre, time_signature=meter, tempo_bpm=110, duration_seconds=20.0,
-                 instruments=["piano", "bass", "drums"])
+    spec = _spec(
+        genre=groove_genre,
+        time_signature=meter,
+        tempo_bpm=110,
+        duration_seconds=20.0,
+        instruments=["piano", "bass", "drums"],
+    )
     score = compose(spec, np.random.default_rng(1))
     bar_q = bar_grid(parse_meter(meter)).bar_q
     n_bars = int(round(max(h.start_q for h in score.drums) / bar_q)) + 1 if score.drums else 0
