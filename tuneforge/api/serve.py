@@ -64,7 +64,7 @@ def build_replica(settings: Any) -> tuple[Any, Any]:
     from tuneforge.api.registry import PublishedRegistry
     from tuneforge.store import Store
 
-    store = Store(settings.database_url, settings.audio_dir)
+    store = Store(settings.database_url, settings.audio_dir, secret_key_file=settings.secret_key_file)
     registry = PublishedRegistry(store, ttl_s=REGISTRY_TTL_S)
     app = create_app(store=store, settings=settings, gateway=None, leaderboard=registry.leaderboard,
                      is_registered=registry.is_registered, registry_age=registry.age_s, run_jobs=False)
