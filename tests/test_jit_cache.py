@@ -538,6 +538,23 @@ def _score_env(**extra: str | None) -> dict[str, str]:
     return env
 
 
+def _differences(out: dict, reference: dict) -> list[str]:
+    """The top-level and signal fields where ``out`` differs from ``reference`` (for assertion messages)."""
+    keys = sorted(set(out) | set(reference))
+    diffs = [
+        f"{k}: {out.get(k)!r} != {reference.get(k)!r}"
+        for k in keys
+        if k != "signals" and out.get(k) != reference.get(k)
+    ]
+    sig, ref = out.get("signals") or {}, reference.get("signals") or {}
+    diffs += [
+        f"signals.{k}: {sig.get(k)!r} != {ref.get(k)!r}"
+        for k in sorted(set(sig) | set(ref))
+        if sig.get(k) != ref.get(k)
+    ]
+    return diffs
+
+
 def _run_scores(clip: Path, n: int, env: dict[str, str]) -> list[tuple[dict, str]]:
     procs = [
         subprocess.Popen(
@@ -581,7 +598,7 @@ def cold_start(
 @pytest.mark.slow
 def test_four_cold_processes_score_identically(cold_start, reference: dict) -> None:
     base, results = cold_start
-    assert all(out == reference for out, _ in results)
+    assert all(out == reference for out, _ in results), [_differences(o, reference) for o, _ in results]
     errs = "".join(err for _, err in results)
     assert errs.count("warming the audio-analysis JIT (first run only, ~40 s)") == 1, errs
     assert errs.count("waiting for it") == 3 and "failed verification" not in errs
@@ -613,7 +630,7 @@ def test_four_processes_on_a_corrupted_real_cache_score_correctly(
     control = tmp_path / "control"
     shutil.copytree(gen, control)
     results = _run_scores(clip_path, 4, _score_env(TUNEFORGE_JIT_CACHE_DIR=str(base), NUMBA_CACHE_DIR=None))
-    assert all(out == reference for out, _ in results)
+    assert all(out == reference for out, _ in results), [_differences(o, reference) for o, _ in results]
     for _, err in results:
         assert err.count("failed verification") == 1, err
     errs = "".join(err for _, err in results)
@@ -636,12 +653,13 @@ def test_four_processes_on_a_corrupted_real_cache_score_correctly(
 
 
 def test_score_is_the_same_with_and_without_the_scripts_environment(clip_path: Path, reference: dict) -> None:
-    """The old scripts exported NUMBA_CACHE_DIR; pm2 or a user's shell does not: same cache, same breakdown."""
+    """The old scripts exported NUMBA_CACHE_DIR; pm2 or a user's shell does not: same cache, same breakdown
+    (``reference`` is the run with it)."""
+    ((out, _),) = _run_scores(clip_path, 1, _score_env(NUMBA_CACHE_DIR=None, TUNEFORGE_JIT_CACHE_DIR=None))
+    assert out == reference, _differences(out, reference)
     status = []
     for numba_dir in (str(Path.home() / ".cache" / "tuneforge-numba"), None):
         env = _score_env(NUMBA_CACHE_DIR=numba_dir, TUNEFORGE_JIT_CACHE_DIR=None)
-        ((out, _),) = _run_scores(clip_path, 1, env)
-        assert out == reference
         proc = subprocess.run(
             [sys.executable, "-m", "scoring.jit", "status"],
             env=env,
@@ -704,3 +722,42 @@ def test_probing_for_librosa_does_not_warm_importing_it_would(tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == ["_WarmingLoader", True, False, "fresh"]
     assert "warming" not in proc.stderr and not list((tmp_path / "base").rglob("gen-*"))
+
+
+def test_bittensor_muting_is_undone_for_tuneforge_loggers_only() -> None:
+    """``import bittensor`` sets every logger that exists then to CRITICAL; scoring.jit exists by then
+    in every entry point, and its warm-up and verification lines must still be seen."""
+    import logging
+
+    from tuneforge.neuron_config import restore_own_loggers
+
+    ours, theirs = logging.getLogger("scoring.jit"), logging.getLogger("some_library.sub")
+    saved = ours.level, theirs.level
+    try:
+        ours.setLevel(logging.CRITICAL)
+        theirs.setLevel(logging.CRITICAL)
+        restore_own_loggers()
+        assert ours.level == logging.NOTSET and theirs.level == logging.CRITICAL
+    finally:
+        ours.setLevel(saved[0])
+        theirs.setLevel(saved[1])
+
+
+@pytest.mark.parametrize(("neuron", "in_process"), [("validator", True), ("miner", False)])
+def test_neurons_warm_the_jit_before_they_build_anything_that_serves(
+    neuron: str, in_process: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_entry_{neuron}", REPO / "neurons" / f"{neuron}.py")
+    assert spec is not None and spec.loader is not None
+    entry = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(entry)
+    calls: list[object] = []
+    cls = "Validator" if neuron == "validator" else "Miner"
+    monkeypatch.setattr(entry, "configure_logging", lambda *a, **k: calls.append("logging"))
+    monkeypatch.setattr(entry.jit, "warm_before_serving", lambda role, **k: calls.append(("warm", role, k)))
+    monkeypatch.setattr(entry, cls, lambda config: calls.append("build") or "neuron")
+    monkeypatch.setattr(entry, f"run_{neuron}", lambda n: calls.append(("run", n)) or 0)
+    assert entry.main(["--netuid", "1", "--wallet.name", "w", "--wallet.hotkey", "h"]) == 0
+    assert calls == ["logging", ("warm", neuron, {"in_process": in_process}), "build", ("run", "neuron")]

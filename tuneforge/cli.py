@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from tuneforge.neuron_config import restore_own_loggers  # bittensor (imported by sub-commands) muted them
+
+    restore_own_loggers()
     # Alembic logs every migration step at INFO; keep it to warnings unless debugging.
     if logging.getLogger().level > logging.DEBUG:
         logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -13,7 +13,10 @@ from typing import Any
 import bittensor as bt
 from bittensor.core.config import DefaultMunch
 
-__all__ = ["nest_config", "set_flag_help", "configure_logging"]
+__all__ = ["nest_config", "set_flag_help", "configure_logging", "restore_own_loggers"]
+
+#: Top-level names of this project's loggers.
+OWN_LOGGER_ROOTS = frozenset({"scoring", "tuneforge", "neurons"})
 
 
 def nest_config(flat: dict[str, Any]) -> Any:
@@ -47,5 +50,23 @@ def configure_logging(bt_config: Any, *, debug: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    restore_own_loggers()
     if not debug:  # Alembic logs every migration step at INFO
         logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def restore_own_loggers() -> None:
+    """Give TuneForge's own loggers back the level of the root logger.
+
+    ``import bittensor`` sets every logger that exists at that moment to CRITICAL (its logging
+    machine's default state mutes "third-party" loggers); modules imported before it, such as
+    ``scoring.jit`` which every entry point imports first, would then never log. Only loggers under
+    :data:`OWN_LOGGER_ROOTS` left at exactly CRITICAL are reset (to NOTSET: follow their parents).
+    """
+    for name, obj in list(logging.root.manager.loggerDict.items()):
+        if (
+            isinstance(obj, logging.Logger)
+            and name.split(".")[0] in OWN_LOGGER_ROOTS
+            and obj.level == logging.CRITICAL
+        ):
+            obj.setLevel(logging.NOTSET)

@@ -365,15 +365,6 @@ def _copy_verified(gen_dir: Path, entries: list[tuple[str, int, str]], dest: Pat
                 tmp.unlink()
 
 
-def _clear_dir(path: Path) -> None:
-    for child in path.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child, ignore_errors=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                child.unlink()
-
-
 def _describe_rc(rc: int) -> str:
     if rc < 0:
         import signal
@@ -635,19 +626,32 @@ class JitCache:
         return name
 
     def _adopt_current(self, run_dir: Path, key_dir: Path) -> Selection:
-        """Copy the sealed generation (verified) into ``run_dir``; a fresh selection if there is none
-        or it fails verification (one warning line per process)."""
+        """Copy the sealed generation into ``run_dir``, all of it or nothing; a fresh selection if there
+        is none or any part fails verification (one warning line per process).
+
+        All or nothing because numba's files are only consistent as one compile's output: a gufunc's
+        cached wrapper finds its kernel by a name that holds a per-process compile counter, so a
+        wrapper loaded beside a kernel compiled again (its data file dropped as damaged) is called
+        through a dangling symbol — SIGSEGV (docs/jit.md, "Why all or nothing"). The files are
+        verified into ``run_dir/.incoming`` and moved into place only once every one has passed, so
+        ``run_dir`` never holds part of a generation.
+        """
         gen: str | None = None
+        incoming = run_dir / ".incoming"
         try:
             with self._flock(key_dir, "dir.lock", shared=True):
                 gen = self._read_current(key_dir)
                 if gen is None:
                     return Selection("fresh", run_dir, key_dir, None, "no sealed cache yet")
                 entries = _check_manifest(_read_manifest(key_dir / gen), self.key)
-                _copy_verified(key_dir / gen, entries, run_dir)
+                shutil.rmtree(incoming, ignore_errors=True)
+                incoming.mkdir()
+                _copy_verified(key_dir / gen, entries, incoming)
+            for rel, _, _ in entries:  # each lands by rename: numba never reads half a file
+                (run_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(incoming / rel, run_dir / rel)
         except CacheCorrupt as exc:
             self._bad_generation = gen or "current"
-            _clear_dir(run_dir)
             where = key_dir / gen if gen else key_dir
             if not self._warned:
                 self._warned = True
@@ -657,6 +661,8 @@ class JitCache:
                     "this process starts from a fresh cache directory and the cache is rebuilt",
                 )
             return Selection("fresh", run_dir, key_dir, None, f"sealed cache failed verification: {exc}")
+        finally:
+            shutil.rmtree(incoming, ignore_errors=True)
         return Selection("sealed", run_dir, key_dir, gen, "verified copy of the sealed cache")
 
     # -- hook --
@@ -744,7 +750,8 @@ class JitCache:
             _say(logging.INFO, "warming the audio-analysis JIT (first run only, ~40 s) …")
             gen = self._build_generation(key_dir)
             if gen is None:
-                return replace(sel, mode="fresh", reason="the warm-up could not build the cache")
+                # this process keeps what it had (a verified copy when ``rebuild`` replaced a sealed one)
+                return replace(sel, reason=f"{sel.reason}; the warm-up could not build the cache")
             adopted = self._adopt_current(self._run_dir, key_dir)
             if adopted.mode == "sealed":
                 _say(
