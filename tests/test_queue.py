@@ -205,3 +205,41 @@ def test_kill_9_of_a_validator_loses_no_job_and_runs_none_twice(postgres_url: st
                 proc.terminate()
                 proc.wait(timeout=10)
         store.close()
+
+
+def test_a_validator_with_its_api_off_works_the_jobs_replicas_queue(tmp_path: Path) -> None:
+    """Replica accepts (here: the store directly), the validator (--api.off) claims, routes to its
+    miners through its own organic gateway, stores the best clip and finishes the job; it also
+    published the registry the replica checks signed callers against."""
+    from test_validator_doubles import EchoSensitiveScorer, FakeDendrite, local_chain
+
+    from tuneforge.api.registry import REGISTRY
+    from tuneforge.validator.config import ValidatorConfig
+    from tuneforge.validator.neuron import Validator
+
+    chain, wallet, behaviours, hotkeys = local_chain(["good", "good"])
+    api = ApiSettings(database_url=f"sqlite:///{tmp_path / 'v.db'}", audio_dir=str(tmp_path / "audio"),
+                      job_workers=1, job_lease_s=5.0)
+    config = ValidatorConfig(netuid=7, network="localchain", state_dir=str(tmp_path / "state"), sample_size=16,
+                             timeout_s=1.0, scoring_budget_s=10.0, api_off=True, api=api,
+                             round_interval_s=3600.0)
+    validator = Validator(config, wallet=wallet, subtensor=chain, dendrite=FakeDendrite(behaviours),
+                          scorer=EchoSensitiveScorer())
+    validator.setup()
+    store = validator.store
+    registry = store.published(REGISTRY)
+    assert registry is not None and set(hotkeys) <= set(registry[0]["hotkeys"])
+    account = store.create_account(name="a", credits=10)
+    job = store.submit_job(account_id=account["id"], params=PARAMS | {"seeds": [5]}, cost=1)
+    validator.start()
+    try:
+        deadline = time.monotonic() + 30
+        while store.get_job(job["id"])["status"] in ("pending", "processing") and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        validator.stop()
+    final = store.get_job(job["id"])
+    assert final["status"] == "completed", final
+    (track,) = final["tracks"]
+    assert track["is_organic"] and track["hotkey"] in hotkeys and validator.api is None
+    assert validator.job_runner is not None and validator.job_runner.completed == 1
