@@ -761,3 +761,18 @@ def test_neurons_warm_the_jit_before_they_build_anything_that_serves(
     monkeypatch.setattr(entry, f"run_{neuron}", lambda n: calls.append(("run", n)) or 0)
     assert entry.main(["--netuid", "1", "--wallet.name", "w", "--wallet.hotkey", "h"]) == 0
     assert calls == ["logging", ("warm", neuron, {"in_process": in_process}), "build", ("run", "neuron")]
+
+
+@pytest.mark.parametrize(
+    ("argv", "scores"),
+    [
+        (["localnet"], True),
+        (["api", "serve"], False),
+        (["score", "x.wav", "--prompt", "p", "--duration", "5"], None),
+        (["api", "account", "list"], None),
+    ],
+)
+def test_cli_servers_warm_the_jit_and_say_whether_they_score(argv: list[str], scores: bool | None) -> None:
+    from tuneforge import cli
+
+    assert cli._serving(cli.build_parser().parse_args(argv)) is scores

@@ -26,8 +26,16 @@ SUBCOMMAND_MODULES = (
     "tuneforge.client_cli",  # tuneforge scores best|export
 )
 
-#: Sub-commands that score in this process while serving: their JIT kernels are loaded at start.
-WARM_JIT_COMMANDS = frozenset({"localnet"})
+#: Sub-commands that serve, and whether they score clips in this process: before they accept work,
+#: the JIT cache is verified (built once per install if missing) and, when they score, every kernel
+#: loaded (docs/jit.md). ``tuneforge api serve`` (an API replica) only queues jobs for validators.
+SERVING_COMMANDS = {("localnet", None): True, ("api", "serve"): False}
+
+
+def _serving(args: argparse.Namespace) -> bool | None:
+    """Whether ``args`` start a server that scores (True), one that does not (False), or no server."""
+    group = getattr(args, "api_group", None) if args.command == "api" else None
+    return SERVING_COMMANDS.get((args.command, group))
 
 
 def _module_exists(name: str) -> bool:
@@ -62,8 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     # Alembic logs every migration step at INFO; keep it to warnings unless debugging.
     if logging.getLogger().level > logging.DEBUG:
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    if args.command in WARM_JIT_COMMANDS:
-        jit.warm_before_serving(f"tuneforge {args.command}", in_process=True)
+    scores = _serving(args)
+    if scores is not None:
+        name = " ".join(part for part in (args.command, getattr(args, "api_group", None)) if part)
+        jit.warm_before_serving(f"tuneforge {name}", in_process=scores)
     return int(args.func(args) or 0)
 
 
