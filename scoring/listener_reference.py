@@ -126,8 +126,16 @@ class Typicality:
     """
 
     def __init__(
-        self, *, mean: np.ndarray, rows: np.ndarray, shrinkage: float, distances: np.ndarray, identity: str
+        self,
+        *,
+        mean: np.ndarray,
+        rows: np.ndarray,
+        shrinkage: float,
+        distances: np.ndarray,
+        identity: str,
+        sources: Sequence[str] = (),
     ) -> None:
+        self.sources = tuple(str(x) for x in sources)  # per row: the source it was cut from (may be empty)
         self.mean = np.asarray(mean, np.float64)
         self.rows = np.asarray(rows, np.float64)
         self.shrinkage = float(shrinkage)
@@ -152,6 +160,23 @@ class Typicality:
         quad = (float(v @ v) - float(xv @ self._inner @ xv)) / self._a
         return float(np.sqrt(max(quad, 0.0) / v.size))
 
+    def without(self, source: str) -> "Typicality":
+        """The same statistics refitted without ``source``'s rows (distances kept): what the
+        reference would be had that source never been in it. For evaluating on the reference's
+        own music (``scripts/eval_scoring.py``); the scorer never calls it."""
+        if len(self.sources) != self.rows.shape[0]:
+            raise ScoringError("this typicality file does not record its rows' sources")
+        keep = np.array([s != source for s in self.sources])
+        mean, rows, shrinkage = _fit(self.rows[keep] + self.mean)
+        return Typicality(
+            mean=mean,
+            rows=rows,
+            shrinkage=shrinkage,
+            distances=self.distances,
+            identity=self.identity,
+            sources=[s for s, k in zip(self.sources, keep) if k],
+        )
+
     def score(self, features: np.ndarray) -> float:
         p50, p95 = np.percentile(self.distances, [50, 95])
         zero = p50 + 3.0 * max(p95 - p50, 1e-6)
@@ -173,6 +198,7 @@ class Typicality:
                     rows=self.rows.astype(np.float32),
                     shrinkage=np.array(self.shrinkage),
                     distances=self.distances,
+                    sources=np.array(self.sources, dtype=str),
                 )
             os.replace(tmp, path)
         except BaseException:
@@ -193,6 +219,7 @@ class Typicality:
                     shrinkage=float(data["shrinkage"]),
                     distances=data["distances"],
                     identity=str(data["identity"]),
+                    sources=[str(x) for x in data["sources"]] if "sources" in data.files else [],
                 )
         except (KeyError, OSError, ValueError) as exc:
             raise ScoringError(f"not a typicality file: {path} ({exc})") from exc
@@ -223,4 +250,6 @@ def build_typicality(pooled: np.ndarray, recordings: Sequence[str], *, identity:
         for i in np.flatnonzero(own):
             distances[i] = loo.distance(x[i])
     mean, rows, shrinkage = _fit(x)
-    return Typicality(mean=mean, rows=rows, shrinkage=shrinkage, distances=distances, identity=identity)
+    return Typicality(
+        mean=mean, rows=rows, shrinkage=shrinkage, distances=distances, identity=identity, sources=list(rec)
+    )

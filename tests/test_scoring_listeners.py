@@ -183,3 +183,16 @@ def test_listener_outputs_identical_across_processes(tmp_path) -> None:
     assert outs[0] == outs[1]
     here = _features(x)
     assert here.musicnn_embedding.tobytes().hex() == outs[0]["emb"]
+
+
+def test_typicality_without_a_source_refits_as_if_never_seen() -> None:
+    rng = np.random.default_rng(6)
+    x = np.concatenate([rng.standard_normal((5, 10)) + 5.0 * k for k in range(4)])
+    rec = [f"s{k}" for k in range(4) for _ in range(5)]
+    full = build_typicality(x, rec, identity="t")
+    held = full.without("s3")
+    direct = build_typicality(x[:15], rec[:15], identity="t")
+    probe = x[-1]
+    assert held.distance(probe) == pytest.approx(direct.distance(probe), rel=1e-9)
+    assert held.distance(probe) > full.distance(probe)
+    assert "s3" not in held.sources and len(held.sources) == 15
