@@ -74,7 +74,7 @@ setup(
     packages=find_packages(include=["tuneforge", "tuneforge.*", "scoring", "scoring.*"]),
     include_package_data=True,
     package_data={"tuneforge": ["store/migrations/*.ini", "store/migrations/*.py", "store/migrations/versions/*.py",
-                                "api/docs_assets/*"],
+                                "api/docs_assets/*", "api/static/*"],
                   "scoring": ["data/*"]},
     install_requires=CORE,
     extras_require={

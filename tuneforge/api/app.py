@@ -26,6 +26,7 @@ from tuneforge.api import music, scores
 from tuneforge.api.auth import AccessMiddleware
 from tuneforge.api.backends import SharedBackends, build_backends
 from tuneforge.api.context import ApiContext
+from tuneforge.api.dashboard import install_dashboard
 from tuneforge.api.docs import install_docs
 from tuneforge.api.jobs import JobRunner
 from tuneforge.api.maintenance import Maintenance
@@ -166,5 +167,6 @@ def create_app(
 
     app.include_router(music.router)
     app.include_router(scores.router)
+    install_dashboard(app)  # /dashboard: public, read-only
     app.add_middleware(AccessMiddleware, ctx=ctx)
     return app

@@ -396,11 +396,13 @@ class Validator:
         return graph
 
     def _publish_for_replicas(self, *, registry: list[str] | None = None, leaderboard: bool = False) -> None:
-        """Write the registered hotkeys / the leaderboard into the store for API replicas running
-        without a validator (``tuneforge api serve``; see :mod:`tuneforge.api.registry`). A failed
+        """Write the registered hotkeys / the leaderboard (and with it this validator's public health,
+        :mod:`tuneforge.api.dashboard_status`) into the store for API replicas running without a
+        validator (``tuneforge api serve``; see :mod:`tuneforge.api.registry`) and the dashboard. A failed
         write is logged and retried at the next sync or round; validation goes on."""
         if self.store is None or not hasattr(self.store, "publish"):
             return
+        from tuneforge.api.dashboard_status import public_status, publish_status
         from tuneforge.api.registry import publish_leaderboard, publish_registry
 
         try:
@@ -410,6 +412,7 @@ class Validator:
                                  block=None if block is None else int(block))
             if leaderboard:
                 publish_leaderboard(self.store, self.leaderboard.snapshot())
+                publish_status(self.store, public_status(self))  # the dashboard's health panel
         except Exception as exc:
             log.warning("publishing the %s for API replicas failed: %s: %s",
                         "registry" if registry is not None else "leaderboard", type(exc).__name__, exc)
@@ -427,6 +430,7 @@ class Validator:
         result = self.weight_setter.set(self.leaderboard, self.metagraph)
         if result.success:
             self._save_state_logged()
+        self._publish_for_replicas(leaderboard=True)
         return result
 
     def leaderboard_snapshot(self) -> list[dict[str, Any]]:
@@ -549,6 +553,7 @@ class Validator:
                     self._round_lock = asyncio.Lock()
                 async with self._round_lock:  # snapshots are taken between rounds, never in the middle of one
                     await asyncio.to_thread(self._save_state_logged)
+            await asyncio.to_thread(self._publish_for_replicas, leaderboard=True)
 
         async def retention_step() -> None:
             # With the API on, its own maintenance pass prunes; with --api.off the validator does.

@@ -108,6 +108,8 @@ class WeightSetter:
         self.skips = 0
         self.last_error: str | None = None
         self.last_result: WeightResult | None = None
+        self.last_result_at: float | None = None  # Unix seconds of last_result
+        self.last_accepted: WeightResult | None = None  # the last weights the chain accepted (as sent)
 
     def status(self) -> dict[str, Any]:
         """Counters for the status page and logs."""
@@ -121,6 +123,9 @@ class WeightSetter:
 
     def _finish(self, result: WeightResult) -> WeightResult:
         self.last_result = result
+        self.last_result_at = time.time()
+        if result.success:
+            self.last_accepted = result
         if result.skipped:
             self.skips += 1
             log.info("weights not set: %s", result.reason)
