@@ -242,4 +242,10 @@ def test_a_validator_with_its_api_off_works_the_jobs_replicas_queue(tmp_path: Pa
     assert final["status"] == "completed", final
     (track,) = final["tracks"]
     assert track["is_organic"] and track["hotkey"] in hotkeys and validator.api is None
+    # the track records the challenge that was sent and graded: the prompt's filled-in tempo and meter,
+    # the organic challenge id, and the seed this miner got (not the user's request, which had none)
+    sent = [syn for _, syn in validator.dendrite.calls if getattr(syn, "prompt", None) and syn.challenge_id == track["challenge_id"]]
+    got = next(s for s in sent if s.seed == track["challenge"]["seed"])
+    assert track["challenge"]["tempo_bpm"] == got.tempo_bpm and track["challenge"]["time_signature"] == got.time_signature
+    assert track["challenge"]["is_organic"] is True and "seed_key" not in track["challenge"]
     assert validator.job_runner is not None and validator.job_runner.completed == 1

@@ -185,9 +185,11 @@ class JobRunner:
         if not usable:
             return None, "no miner delivered a usable clip"
         best = max(usable, key=lambda c: (float(c.breakdown.final_score), -int(c.uid)))
-        challenge = request.to_dict()
-        challenge["challenge_id"] = getattr(best, "challenge_id", "") or ""
-        challenge["seed"] = getattr(best, "seed", None) if getattr(best, "seed", None) is not None else seed
+        challenge = getattr(best, "challenge", None)  # what was sent to that miner and graded
+        if not challenge:  # a gateway that does not say: the request, with the ids it reported
+            challenge = request.to_dict()
+            challenge["challenge_id"] = getattr(best, "challenge_id", "") or ""
+            challenge["seed"] = getattr(best, "seed", None) if getattr(best, "seed", None) is not None else seed
         try:
             track_id = await asyncio.to_thread(
                 self.ctx.store.record_scored_clip, round_id=None, challenge=challenge, uid=best.uid,

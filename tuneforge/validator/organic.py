@@ -32,7 +32,9 @@ PING_TIMEOUT_S = 5.0
 @dataclass
 class OrganicCandidate:
     """One miner's clip for an organic request. ``samples`` float32 ``(channels, frames)`` at
-    ``sample_rate`` Hz; ``audio_bytes`` the file as received; ``rtt_seconds`` validator-measured."""
+    ``sample_rate`` Hz; ``audio_bytes`` the file as received; ``rtt_seconds`` validator-measured;
+    ``challenge`` the challenge exactly as sent to this miner and graded (the stored challenge's
+    public fields, tempo and meter as filled in, with this miner's ``seed``)."""
 
     uid: int
     hotkey: str
@@ -45,6 +47,7 @@ class OrganicCandidate:
     rtt_seconds: float | None
     challenge_id: str = ""
     seed: int | None = None
+    challenge: dict[str, Any] | None = None
 
     @property
     def final_score(self) -> float:
@@ -152,6 +155,7 @@ class OrganicGateway:
                 uid=r.uid, hotkey=r.hotkey, audio_bytes=r.audio_bytes, audio_format=r.audio_format,
                 samples=r.audio.samples, sample_rate=r.audio.sample_rate, model_id=r.model_id, breakdown=b,
                 rtt_seconds=r.rtt_seconds, challenge_id=stored.challenge_id, seed=r.seed,
+                challenge=stored.to_dict() | {"seed": stored.seed_for(r.hotkey)},
             )
             for r, b in zip(delivered, breakdowns, strict=True)
         ]
