@@ -11,6 +11,14 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-s
     echo "warning: PostgreSQL/Redis missing and not root: their tests are skipped (apt-get install postgresql redis-server)" >&2
   fi
 fi
+# Headless Chromium for the dashboard's browser test (tests/test_dashboard_browser.py). Installed when missing.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "warning: chromium missing and not root: the dashboard's browser test is skipped (apt-get install chromium)" >&2
+  fi
+fi
 source scripts/_venv.sh all
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 ruff check .
