@@ -249,3 +249,28 @@ def test_a_validator_with_its_api_off_works_the_jobs_replicas_queue(tmp_path: Pa
     assert track["challenge"]["tempo_bpm"] == got.tempo_bpm and track["challenge"]["time_signature"] == got.time_signature
     assert track["challenge"]["is_organic"] is True and "seed_key" not in track["challenge"]
     assert validator.job_runner is not None and validator.job_runner.completed == 1
+
+
+async def test_queue_loops_wake_early_and_run_on_while_work_waits() -> None:
+    """The job and webhook workers are Loops: a wake-up starts a step before the interval ends, and
+    a step that found work (returns MORE) is followed by the next one at once."""
+    from tuneforge.validator.loops import MORE, Loop
+
+    work = [1, 2, 3]
+    steps: list[int | None] = []
+
+    async def step() -> str | None:
+        steps.append(work.pop(0) if work else None)
+        return MORE if steps[-1] is not None else None
+
+    stop, wake = asyncio.Event(), asyncio.Event()
+    loop = Loop("q", step, interval_s=3600.0, deadline_s=5.0)
+    task = asyncio.create_task(loop.run_forever(stop, wake=wake))
+    await asyncio.sleep(0.2)
+    assert steps == [1, 2, 3, None]  # drained back to back, then idle for the (hour-long) interval
+    work.append(4)
+    wake.set()
+    await asyncio.sleep(0.2)
+    assert steps == [1, 2, 3, None, 4, None] and loop.steps == 6 and loop.failures == 0
+    stop.set()
+    await asyncio.wait_for(task, timeout=2)

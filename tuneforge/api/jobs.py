@@ -31,12 +31,15 @@ from tuneforge.api.context import ApiContext
 from tuneforge.api.credits import variation_cost
 from tuneforge.api.views import job_status
 from tuneforge.store import JobLeaseLost
+from tuneforge.validator.loops import MORE, Loop
 
 __all__ = ["JobRunner", "scoring_request"]
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
+#: Seconds one job may take before its worker gives up on it (its lease then runs out and it is retried).
+JOB_DEADLINE_S = 900.0
 
 
 def scoring_request(params: dict[str, Any], *, seed: int) -> ScoringRequest:
@@ -66,6 +69,7 @@ class JobRunner:
         self.completed = 0
         self.failed = 0
         self.lost = 0  # jobs dropped because this runner's lease on them ran out
+        self.loops: dict[str, Loop] = {}  # one per worker task, by name (their status: steps, failures)
         self._expired_at = 0.0
 
     def recover(self) -> tuple[list[str], list[str]]:
@@ -80,20 +84,15 @@ class JobRunner:
         return requeued, failed
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event, *, name: str = "jobs") -> None:
-        """Process jobs until ``stop`` is set; when idle, waits for ``wake`` or a poll interval."""
-        while not stop.is_set():
-            try:
-                worked = await self.process_next(worker=f"{self.worker_id}/{name}")
-            except Exception:
-                log.exception("%s: processing a job failed unexpectedly", name)
-                worked = False
-            if worked:
-                continue
-            wake.clear()
-            try:
-                await asyncio.wait_for(wake.wait(), timeout=POLL_SECONDS)
-            except TimeoutError:
-                pass
+        """Process jobs until ``stop`` is set, one per step of a :class:`~tuneforge.validator.loops.Loop`
+        named ``name`` (in ``self.loops``); when idle, waits for ``wake`` or a poll interval."""
+        worker = f"{self.worker_id}/{name}"
+
+        async def step() -> str | None:
+            return MORE if await self.process_next(worker=worker) else None
+
+        self.loops[name] = Loop(name, step, interval_s=POLL_SECONDS, deadline_s=JOB_DEADLINE_S)
+        await self.loops[name].run_forever(stop, wake=wake)
 
     async def process_next(self, *, worker: str | None = None) -> bool:
         """Claim and process one pending job; False when none was waiting. Leases that ran out are

@@ -10,6 +10,7 @@ import logging
 import time
 
 from tuneforge.api.context import ApiContext
+from tuneforge.validator.loops import Loop
 
 __all__ = ["Maintenance"]
 
@@ -20,6 +21,7 @@ class Maintenance:
     def __init__(self, ctx: ApiContext, *, interval_s: float = 600.0) -> None:
         self.ctx = ctx
         self.interval_s = interval_s
+        self.loop: Loop | None = None
 
     def run_step(self) -> tuple[int, int]:
         """One pass; returns ``(nonces_pruned, clips_pruned)``."""
@@ -31,12 +33,9 @@ class Maintenance:
         return nonces, clips
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await asyncio.to_thread(self.run_step)
-            except Exception:
-                log.exception("maintenance pass failed")
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=self.interval_s)
-            except TimeoutError:
-                pass
+        """One pass every ``interval_s`` until ``stop`` (a :class:`~tuneforge.validator.loops.Loop`)."""
+        async def step() -> None:
+            await asyncio.to_thread(self.run_step)
+
+        self.loop = Loop("maintenance", step, interval_s=self.interval_s, deadline_s=300.0)
+        await self.loop.run_forever(stop)

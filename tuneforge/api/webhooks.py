@@ -23,6 +23,7 @@ import aiohttp
 
 from tuneforge.api.context import ApiContext
 from tuneforge.api.webhook_target import webhook_connector, webhook_url_problem
+from tuneforge.validator.loops import MORE, Loop
 
 __all__ = ["WebhookDispatcher", "sign_webhook", "verify_webhook"]
 
@@ -54,22 +55,19 @@ class WebhookDispatcher:
         self.ctx = ctx
         self.delivered = 0
         self.failed = 0
+        self.loop: Loop | None = None
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; when idle, waits for ``wake`` or a short poll."""
         timeout = aiohttp.ClientTimeout(total=self.ctx.settings.webhook_timeout_s)
         connector = webhook_connector(allow_private=self.ctx.settings.webhook_allow_private)
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-            while not stop.is_set():
-                try:
-                    await self.deliver_due(session)
-                except Exception:
-                    log.exception("webhook delivery pass failed")
-                wake.clear()
-                try:
-                    await asyncio.wait_for(wake.wait(), timeout=self._idle_seconds())
-                except TimeoutError:
-                    pass
+            async def step() -> str | None:  # deliveries attempted: more may be due right away
+                return MORE if await self.deliver_due(session) else None
+
+            self.loop = Loop("webhooks", step, interval_s=self._idle_seconds(),
+                             deadline_s=2 * self.ctx.settings.webhook_timeout_s + 30.0)
+            await self.loop.run_forever(stop, wake=wake)
 
     def _idle_seconds(self) -> float:
         return min(POLL_SECONDS, max(0.01, self.ctx.settings.webhook_backoff_s / 2))
