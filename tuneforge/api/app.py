@@ -110,8 +110,14 @@ def create_app(
         stop = asyncio.Event()
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         jobs = app.state.jobs
-        wake_jobs, wake_hooks = ctx.wake_jobs.bind(), ctx.wake_webhooks.bind()
-        tasks = [asyncio.create_task(relay.relay(stop)) for relay in backends.relays()]
+        # Bind (and relay from Redis) only the wake-ups this loop waits on: a validator working its
+        # jobs on its own loop binds ctx.wake_jobs there, and the routes' set() reaches it across threads.
+        wake_hooks = ctx.wake_webhooks.bind()
+        waited = [ctx.wake_webhooks]
+        if work_jobs:
+            wake_jobs = ctx.wake_jobs.bind()
+            waited.append(ctx.wake_jobs)
+        tasks = [asyncio.create_task(relay.relay(stop)) for relay in backends.relays() if relay in waited]
         if work_jobs:
             await asyncio.to_thread(jobs.recover)
             tasks += [asyncio.create_task(jobs.run(stop, wake_jobs, name=f"jobs-{i}"))

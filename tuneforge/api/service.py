@@ -48,12 +48,14 @@ class ApiService:
     """The HTTP API of one validator, served by uvicorn in a daemon thread."""
 
     def __init__(self, *, store: Any, settings: ApiSettings, gateway: Any = None,
-                 leaderboard: Any = None, is_registered: Any = None) -> None:
+                 leaderboard: Any = None, is_registered: Any = None, backends: Any = None,
+                 run_jobs: bool | None = None) -> None:
         self.store = store
         self.settings = settings
         self.app = create_app(
             store=store, settings=settings, gateway=gateway,
             leaderboard=leaderboard or (lambda: []), is_registered=is_registered or (lambda hotkey: False),
+            backends=backends, run_jobs=run_jobs,
         )
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -70,8 +72,12 @@ class ApiService:
             runner = getattr(validator, "runner", None)
             if runner is not None and getattr(runner, "store", None) is None:
                 runner.store = store
+        # A validator that works its organic jobs on its own loop (tuneforge.validator.neuron) shares
+        # its backends (wake-ups) with the API and the API runs no job workers of its own.
+        own_workers = getattr(validator, "api_backends", None) is not None
         return cls(store=store, settings=settings, gateway=getattr(validator, "organic", None),
-                   leaderboard=validator.leaderboard_snapshot, is_registered=validator.is_registered)
+                   leaderboard=validator.leaderboard_snapshot, is_registered=validator.is_registered,
+                   backends=getattr(validator, "api_backends", None), run_jobs=False if own_workers else None)
 
     @property
     def port(self) -> int:

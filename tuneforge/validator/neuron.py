@@ -119,7 +119,8 @@ class Validator:
         self.runner: RoundRunner | None = None
         self.last_round: RoundResult | None = None
         self.api: Any = None
-        self.job_runner: Any = None  # with --api.off: the organic job runner (see _organic_worker_tasks)
+        self.job_runner: Any = None  # the organic job runner (see _organic_worker_tasks)
+        self.api_backends: Any = None  # what it shares with the in-process API (wake-ups, limits, nonces)
         self.wandb_run: Any = None
         self.loops: dict[str, Loop] = {}
         self._setup_done = False
@@ -620,28 +621,33 @@ class Validator:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _organic_worker_tasks(self, stop: asyncio.Event) -> list[asyncio.Task]:
-        """With ``--api.off`` the validator still works the organic job queue in its store (API
-        replicas, ``tuneforge api serve``, accept the jobs): ``--api.job_workers`` job runners and the
-        webhook dispatcher on this loop, the gateway called directly. With the API on, its lifespan
-        runs them (the same queue and code)."""
+        """The organic job queue in the store, worked on this loop (the gateway's dendrite lives
+        here, so no call hops threads): ``--api.job_workers`` job runners, plus, with ``--api.off``,
+        the webhook dispatcher (the API's lifespan runs it otherwise). API replicas
+        (``tuneforge api serve``) and this validator's own API accept the jobs; the backends built
+        here (:attr:`api_backends`: wake-ups, through Redis with ``--api.redis_url``) are the ones
+        the in-process API uses, so a submission wakes these workers at once."""
         cfg = self.config
-        if not cfg.api_off or cfg.api is None or self.store is None:
+        if cfg.api is None or self.store is None:
             return []
         from tuneforge.api.backends import build_backends
         from tuneforge.api.context import ApiContext
         from tuneforge.api.jobs import JobRunner
         from tuneforge.api.webhooks import WebhookDispatcher
 
-        backends = build_backends(cfg.api, self.store)
+        backends = self.api_backends = build_backends(cfg.api, self.store)
         ctx = ApiContext(store=self.store, settings=cfg.api, gateway=self.organic, wake_jobs=backends.wake_jobs,
                          wake_webhooks=backends.wake_webhooks, nonces=backends.nonces)
         self.job_runner = JobRunner(ctx)
-        wake_jobs, wake_hooks = ctx.wake_jobs.bind(), ctx.wake_webhooks.bind()
-        tasks = [asyncio.create_task(relay.relay(stop)) for relay in backends.relays()]
-        tasks += [asyncio.create_task(self.job_runner.run(stop, wake_jobs, name=f"organic-{i}"))
-                  for i in range(cfg.api.job_workers)]
-        tasks.append(asyncio.create_task(WebhookDispatcher(ctx).run(stop, wake_hooks)))
-        log.info("working organic jobs from the store with %d workers (the HTTP API is off here)", cfg.api.job_workers)
+        waited = [backends.wake_jobs]
+        wake_jobs = backends.wake_jobs.bind()
+        tasks = [asyncio.create_task(self.job_runner.run(stop, wake_jobs, name=f"organic-{i}"))
+                 for i in range(cfg.api.job_workers)]
+        if cfg.api_off:
+            waited.append(backends.wake_webhooks)
+            tasks.append(asyncio.create_task(WebhookDispatcher(ctx).run(stop, backends.wake_webhooks.bind())))
+        tasks += [asyncio.create_task(relay.relay(stop)) for relay in backends.relays() if relay in waited]
+        log.info("working organic jobs from the store with %d workers", cfg.api.job_workers)
         return tasks
 
     def _start_api(self) -> None:
