@@ -127,9 +127,7 @@ def create_app(
         try:
             yield
         finally:
-            stop.set()
-            wake_jobs.set()
-            wake_hooks.set()
+            stop.set()  # every loop waits on it too
             done, pending = await asyncio.wait(tasks, timeout=10.0)
             for task in pending:
                 task.cancel()
