@@ -4,7 +4,8 @@ The minimal install (miners on the procedural backend, validators without neural
 does not pull torch; the `models` extra adds torch, transformers, tokenizers, safetensors and
 diffusers (the ACE-Step 1.5 backend), the
 `postgres` extra the PostgreSQL driver (psycopg 3) for the API's store, the `redis` extra the client
-API replicas share rate limits, nonces and job wake-ups through.
+API replicas share rate limits, nonces and job wake-ups through, the `plots` extra Pillow for PNG
+pictures (SVG without it).
 Install torch pinned (``pip install torch==2.13.0``) before or with the `models` extra.
 """
 
@@ -63,6 +64,8 @@ FINGERPRINT = ["pyacoustid>=1.3"]
 POSTGRES = ["psycopg[binary]>=3.1"]
 # API replicas sharing rate-limit windows, nonces and job wake-ups (--api.redis_url redis://...).
 REDIS = ["redis>=5"]
+# PNG pictures (tuneforge score --plot FILE.png, localnet's leaderboard.png); without it they are SVG.
+PLOTS = ["pillow>=10.1"]
 
 setup(
     name="tuneforge",
@@ -82,8 +85,9 @@ setup(
         "fingerprint": FINGERPRINT,
         "postgres": POSTGRES,
         "redis": REDIS,
+        "plots": PLOTS,
         "test": TEST,
-        "all": MODELS + FINGERPRINT + POSTGRES + REDIS + TEST,
+        "all": MODELS + FINGERPRINT + POSTGRES + REDIS + PLOTS + TEST,
     },
     entry_points={"console_scripts": ["tuneforge=tuneforge.cli:main"]},
 )

@@ -18,6 +18,10 @@ reads as delivered in real time for the ``speed`` signal), with a fresh in-memor
 ``--round``; a file that could not be read has ``error`` and ``reason`` set and null scores);
 otherwise a table with one column per scored file. Column labels are never cut: names longer
 than :data:`MAX_HEADER` characters are numbered, with a legend above the table.
+
+``--plot FILE.png`` (or ``.svg``) also draws every scored clip: its breakdown as bars (16 signals,
+4 penalties) next to its spectrogram (:mod:`scoring.plot`). The target is checked before scoring
+(suffix, Pillow for a PNG, the folder exists), so a bad one costs no scoring time.
 """
 
 import argparse
@@ -60,6 +64,9 @@ def register(subparsers) -> None:
         "argument order; fingerprint, diversity and history act across them",
     )
     p.add_argument("--json", action="store_true", help="one JSON object per file per line")
+    p.add_argument("--plot", default=None, metavar="FILE.png|FILE.svg",
+                   help="also draw each scored clip's breakdown bars and spectrogram into FILE "
+                   "(.png needs Pillow; .svg needs nothing)")
     p.set_defaults(func=run)
 
 
@@ -116,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         request = build_request(args)
+        _check_plot_path(getattr(args, "plot", None))
     except ValueError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
@@ -155,7 +163,40 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(json.dumps(line, sort_keys=False) + "\n")
     elif breakdowns:
         sys.stdout.write(format_table([(label, breakdowns[label]) for _, label, _ in good]))
+    if getattr(args, "plot", None) and breakdowns and not _write_plot(args.plot, request, good, breakdowns):
+        return 1
     return 1 if len(good) < len(loaded) else 0
+
+
+def _check_plot_path(path: str | None) -> None:
+    """Refuse a ``--plot`` target that cannot be written before any scoring starts (ValueError)."""
+    if path is None:
+        return
+    from scoring.figure import pillow_available
+
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in (".png", ".svg"):
+        raise ValueError(f"--plot {path}: name a .png or .svg file")
+    if suffix == ".png" and not pillow_available():
+        raise ValueError(f"--plot {path}: a PNG needs Pillow (pip install pillow); an .svg needs nothing")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"--plot {path}: no such directory {folder}")
+
+
+def _write_plot(path: str, request, good, breakdowns) -> bool:
+    """Draw every scored clip into ``path`` (scoring.plot); False (one stderr line) when it fails."""
+    from scoring.figure import PlotError
+    from scoring.plot import PlotEntry, score_figure
+
+    entries = [PlotEntry(label, breakdowns[label], clip.samples, clip.sample_rate) for _, label, clip in good]
+    try:
+        score_figure(entries, title=f"{request.prompt[:100]}  ({request.duration_seconds:g} s requested)").save(path)
+    except PlotError as exc:
+        sys.stderr.write(f"error: --plot {exc}\n")
+        return False
+    logger.info("wrote %s", path)
+    return True
 
 
 def _json_line(path: str, b, err) -> dict:

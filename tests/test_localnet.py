@@ -60,6 +60,30 @@ def test_outputs_written(localnet_run: tuple[Path, list[dict], dict[int, float]]
                 assert (rdir / m["clip"]).stat().st_size > 1000
 
 
+def test_leaderboard_picture_written(localnet_run: tuple[Path, list[dict], dict[int, float]]) -> None:
+    from scoring.figure import default_suffix
+    from tuneforge.localnet.leaderboard_picture import BAR_PX, picture_layout
+
+    out, rows, _ = localnet_run
+    picture = out / f"leaderboard{default_suffix()}"
+    geo = picture_layout(len(rows))
+    if picture.suffix == ".svg":
+        import xml.etree.ElementTree as ET
+
+        root = ET.parse(picture).getroot()
+        assert (int(root.get("width")), int(root.get("height"))) == geo["size"]
+        widths = [float(r.get("width")) for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("class") == "ema-bar"]
+    else:
+        from PIL import Image
+
+        image = Image.open(picture).convert("RGB")
+        assert image.size == geo["size"]
+        blue = (0x3B, 0x5B, 0xDB)  # the EMA column's colour
+        widths = [sum(image.getpixel((geo["bar_x"]["ema"] + x, geo["row_y"][i] + geo["bar_h"] // 2)) == blue
+                      for x in range(BAR_PX)) for i in range(len(rows))]
+    assert widths == [round(r["ema"] * BAR_PX) for r in rows]  # one bar per miner, best first, as long as its EMA
+
+
 def test_cli_zero_rounds_brings_subnet_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["localnet", "--miners", "2", "--rounds", "0", "--out", str(tmp_path)]) == 0
     info = json.loads((tmp_path / "localnet.json").read_text())

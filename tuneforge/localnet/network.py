@@ -10,6 +10,11 @@ read back. Nothing leaves 127.0.0.1: the external-IP lookups bittensor makes are
 With ``seed`` the run is reproducible miner by miner: wallets are derived from the seed (the
 same hotkeys in every run) and so is the validator's challenge secret (the same challenges and
 seeds), so a run with hostile miners can be compared with one without them.
+
+With ``serve`` the validator then runs its own loops (rounds, weights, metagraph sync) as on a
+real network: the chain produces a block every ``block_seconds`` and every further round is
+recorded like a scripted one (:mod:`tuneforge.localnet.serving`). The API port is checked
+before anything starts (:meth:`LocalNetwork.preflight`).
 """
 
 import asyncio
@@ -28,17 +33,23 @@ from tuneforge.generation import GenerationSettings, build_backend
 from tuneforge.generation.base import GenerationBackend
 from tuneforge.localnet.hostile import RelayTarget
 from tuneforge.localnet.hostile_kinds import HOSTILE_KINDS
+from tuneforge.localnet.leaderboard_picture import write_leaderboard_picture
 from tuneforge.localnet.poor_backends import POOR_KINDS, make_poor_backend
 from tuneforge.localnet.report import format_leaderboard, leaderboard_rows, save_round_logged, write_json
+from tuneforge.localnet.serving import RoundRecorder, start_block_production
 from tuneforge.localnet.wallets import make_wallet
 
-__all__ = ["LocalnetOptions", "LocalNetwork", "MinerSlot"]
+__all__ = ["LocalnetOptions", "LocalNetwork", "LocalnetStartError", "MinerSlot"]
 
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 VALIDATOR_STAKE = 10_000.0
 MINER_STAKE = 10.0
+
+
+class LocalnetStartError(RuntimeError):
+    """The local network cannot start as asked; the message is one line saying what to change."""
 
 
 @dataclass
@@ -56,7 +67,8 @@ class LocalnetOptions:
     scoring_workers: int = 2
     blocks_per_round: int = 5
     api_port: int | None = None  # None: a free port
-    round_interval_s: float = 300.0  # --serve: seconds between rounds after the scripted ones
+    round_interval_s: float = 300.0  # --serve: seconds between rounds (and weight updates) after the scripted ones
+    block_seconds: float = 12.0  # --serve: the chain produces a block every this many seconds (as on finney)
     demo_credits: int = 10_000
     hostile: tuple[str, ...] = ()  # one hostile miner per kind, after the others
     seed: int | None = None  # fixed wallets and challenge secret: runs comparable miner by miner
@@ -67,6 +79,12 @@ class LocalnetOptions:
             raise ValueError("--miners must be at least 1")
         if self.rounds < 0:
             raise ValueError("--rounds must be 0 or more")
+        if not self.round_interval_s > 0:
+            raise ValueError("--round-interval must be positive")
+        if not self.block_seconds > 0:
+            raise ValueError("--block-time must be positive")
+        if self.api_port is not None and not 0 < self.api_port < 65536:
+            raise ValueError(f"--api-port must be 1-65535, got {self.api_port}")
         if not 0 <= self.bad_miners <= self.miners:
             raise ValueError("--bad-miners must be between 0 and --miners")
         unknown = [k for k in self.hostile if k not in HOSTILE_KINDS]
@@ -111,6 +129,8 @@ class LocalNetwork:
     slots: list[MinerSlot] = field(init=False, default_factory=list)
     api_info: dict[str, Any] | None = field(init=False, default=None)
     api_port: int | None = field(init=False, default=None)
+    last_breakdowns: dict[str, dict[str, Any]] = field(init=False, default_factory=dict)  # hotkey -> last breakdown
+    recorder: RoundRecorder | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.options.validate()
@@ -133,9 +153,18 @@ class LocalNetwork:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def preflight(self) -> None:
+        """What would fail later, checked before anything starts. Raises :class:`LocalnetStartError`."""
+        port = self.options.api_port
+        if self.options.serve and port is not None and not netutils.port_is_free(LOOPBACK, port):
+            raise LocalnetStartError(
+                f"--api-port {port}: {LOOPBACK}:{port} is already in use; choose another --api-port, "
+                f"or leave it out for a free port")
+
     def start(self) -> None:
         """Chain, wallets, registrations, miners on 127.0.0.1, the validator (set up, not looping)."""
         opts = self.options
+        self.preflight()
         netutils.pin_external_ip(LOOPBACK)
         reset_local_chain()
         self.chain = get_local_chain(weights_rate_limit=1)
@@ -241,7 +270,8 @@ class LocalNetwork:
             "--neuron.scoring_workers", str(opts.scoring_workers),
             "--neuron.state_dir", str(state_dir),
             "--neuron.round_interval", str(opts.round_interval_s),
-            "--neuron.weights_interval", str(max(30.0, opts.round_interval_s)),
+            # While serving, weights follow every round, as the scripted rounds do.
+            "--neuron.weights_interval", str(opts.round_interval_s),
         ]
         api_flags = "--api.port" in build_parser().format_help()
         if opts.serve:
@@ -267,7 +297,7 @@ class LocalNetwork:
 
     async def _run_rounds(self) -> list[dict[str, Any]]:
         opts = self.options
-        last: dict[str, dict[str, Any]] = {}
+        last = self.last_breakdowns
         try:
             for r in range(1, opts.rounds + 1):
                 started = time.monotonic()
@@ -302,7 +332,9 @@ class LocalNetwork:
     def _write_leaderboard(self, last: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         backends = {s.hotkey: s.backend_name for s in self.slots}
         rows = leaderboard_rows(self.validator.leaderboard_snapshot(), self.chain_weights(), last, backends)
-        write_json(self.out_dir / "leaderboard.json", {"netuid": self.options.netuid, "block": self.chain.get_current_block(), "miners": rows})
+        block = self.chain.get_current_block()
+        write_json(self.out_dir / "leaderboard.json", {"netuid": self.options.netuid, "block": block, "miners": rows})
+        write_leaderboard_picture(self.out_dir, rows, netuid=self.options.netuid, block=block)  # .png or .svg
         return rows
 
     def _write_localnet_json(self) -> None:
@@ -331,6 +363,12 @@ class LocalNetwork:
         """
         from tuneforge.api.admin import create_demo_account
 
+        # The validator's own loops need time to pass on chain: blocks from now on, and every
+        # round they run recorded under rounds/ with a fresh leaderboard.json.
+        start_block_production(self.chain, self.options.block_seconds)
+        self.recorder = RoundRecorder(validator=self.validator, out_dir=self.out_dir,
+                                      write_leaderboard=self._write_leaderboard, last_breakdowns=self.last_breakdowns)
+        self.recorder.start()
         self.validator.start()
         if self.validator.api is None:
             raise RuntimeError("the HTTP API did not start; see the log above")
@@ -357,6 +395,9 @@ class LocalNetwork:
         """Stop the validator, the miners and the chain; keep --out files."""
         if self.validator is not None:
             self.validator.stop()
+        if self.recorder is not None:
+            self.recorder.stop()  # after the validator: its last round is recorded too
+            self.recorder = None
         for slot in self.slots:
             if slot.miner is not None:
                 try:
@@ -368,4 +409,6 @@ class LocalNetwork:
 
     def print_summary(self, rows: list[dict[str, Any]]) -> str:
         """The leaderboard table plus where the files are."""
-        return f"{format_leaderboard(rows)}\n\noutputs (localnet.json, leaderboard.json, rounds/): {self.out_dir}"
+        picture = next((p.name for p in sorted(self.out_dir.glob("leaderboard.*")) if p.suffix in (".png", ".svg")), None)
+        names = ", ".join(["localnet.json", "leaderboard.json"] + ([picture] if picture else []) + ["rounds/"])
+        return f"{format_leaderboard(rows)}\n\noutputs ({names}): {self.out_dir}"
