@@ -2,10 +2,11 @@
 
 ``connect("localchain")`` (or ``"mock"``) returns the process-wide in-memory ``LocalChain``; any
 other network (``finney``, ``test``, ``local``, ``archive`` or a ``ws://``/``wss://`` URL) builds a
-real ``bt.Subtensor`` when called (never at import), which connects at once. Both expose the same
-method names the miner and validator use (``metagraph``, ``serve_axon``, ``set_weights``,
-``weights``, ``get_current_block``, ``blocks_since_last_update``, ``weights_rate_limit``,
-``is_hotkey_registered``, ``get_uid_for_hotkey_on_subnet``).
+real ``bt.Subtensor`` when called (never at import), which connects at once; a chain that does not
+answer raises :class:`ChainUnreachable`, whose message is one line naming the endpoint and the fix.
+Both expose the same method names the miner and validator use (``metagraph``, ``serve_axon``,
+``set_weights``, ``weights``, ``get_current_block``, ``blocks_since_last_update``,
+``weights_rate_limit``, ``is_hotkey_registered``, ``get_uid_for_hotkey_on_subnet``).
 """
 
 import argparse
@@ -22,12 +23,14 @@ from tuneforge.chain.local import (
 
 __all__ = [
     "LOCAL_NETWORKS",
+    "ChainUnreachable",
     "LocalChain",
     "LocalChainError",
     "LocalMetagraph",
     "add_args",
     "connect",
     "connect_from_config",
+    "endpoint_of",
     "get_local_chain",
     "is_local_network",
     "reset_local_chain",
@@ -45,6 +48,17 @@ _NETWORK_HELP = (
 )
 
 
+class ChainUnreachable(ConnectionError):
+    """The chain could not be reached; the message is one line: the endpoint, the cause, the fix."""
+
+
+def endpoint_of(network: str) -> str:
+    """The websocket URL bittensor uses for ``network`` (a URL is returned as given)."""
+    from bittensor.core import settings
+
+    return settings.NETWORK_MAP.get(network.strip().lower(), network)
+
+
 def is_local_network(network: str | None) -> bool:
     return network is not None and network.strip().lower() in LOCAL_NETWORKS
 
@@ -57,6 +71,7 @@ def connect(network: str, chain_endpoint: str | None = None) -> Any:
 
     Raises:
         ValueError: ``network`` is empty.
+        ChainUnreachable: the chain did not answer (nothing listening, DNS failure, bad URL).
     """
     if not network or not network.strip():
         raise ValueError("no chain network given (use finney, test, local, a ws:// URL or localchain)")
@@ -69,7 +84,26 @@ def connect(network: str, chain_endpoint: str | None = None) -> Any:
     if chain_endpoint and chain_endpoint != settings.DEFAULTS.subtensor.chain_endpoint:
         target = chain_endpoint
     log.info("connecting to subtensor %s", target)
-    return bt.Subtensor(network=target)
+    try:
+        return bt.Subtensor(network=target)
+    except Exception as exc:  # any failure to open the websocket: one line, the chain named
+        raise ChainUnreachable(_unreachable_message(target, exc)) from exc
+
+
+def _unreachable_message(target: str, exc: BaseException) -> str:
+    url = endpoint_of(target)
+    cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    named = f"{target} ({url})" if url != target else url
+    if url.startswith(("ws://127.", "ws://localhost")):
+        hint = (
+            "start a subtensor node there, or choose --subtensor.network test / finney "
+            "(or localchain, TuneForge's in-process chain)"
+        )
+    else:
+        hint = (
+            "check the address and this machine's network, or pass --subtensor.chain_endpoint ws://HOST:PORT"
+        )
+    return f"cannot reach the chain at {named}: {cause}; {hint}"
 
 
 def connect_from_config(config: Any) -> Any:

@@ -29,7 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sample-size", type=int, default=None, help="Miners queried per round (default: all).")
     p.add_argument("--timeout", type=float, default=30.0, help="Validator timeout for a 10 s clip, seconds (default 30).")
     p.add_argument("--api-port", type=int, default=None, help="API port with --serve (default: a free port).")
-    p.add_argument("--round-interval", type=float, default=300.0, help="With --serve, seconds between further rounds (default 300).")
+    p.add_argument("--round-interval", type=float, default=300.0,
+                   help="With --serve, seconds between further rounds and weight updates (default 300).")
+    p.add_argument("--block-time", dest="block_time", type=float, default=12.0,
+                   help="With --serve, seconds between two blocks of the local chain (default 12, as on finney).")
     p.add_argument("--hostile", default=None, metavar="KIND[,KIND...]",
                    help="Add one hostile miner per kind (or 'all'): " + ", ".join(HOSTILE_KINDS) + ".")
     p.add_argument("--seed", type=int, default=None,
@@ -51,23 +54,39 @@ def _clip_seconds(text: str | None) -> tuple[int, int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tuneforge.localnet.network import LocalnetOptions, LocalNetwork
+    from tuneforge.localnet.network import LocalnetOptions, LocalnetStartError, LocalNetwork
 
     try:
         options = LocalnetOptions(
             miners=args.miners, rounds=args.rounds, out=args.out, serve=args.serve, bad_miners=args.bad_miners,
             netuid=args.netuid, sample_size=args.sample_size, timeout_s=args.timeout, api_port=args.api_port,
             round_interval_s=args.round_interval, hostile=parse_hostile_kinds(args.hostile), seed=args.seed,
-            clip_seconds=_clip_seconds(args.clip_seconds),
+            clip_seconds=_clip_seconds(args.clip_seconds), block_seconds=args.block_time,
         )
         options.validate()
     except ValueError as exc:
         sys.stderr.write(f"tuneforge localnet: {exc}\n")
         return 2
-    with LocalNetwork(options) as net:
-        rows = net.run()
-        sys.stdout.write(net.print_summary(rows) + "\n")
-        sys.stdout.flush()
-        if options.serve:
-            net.serve()
+    try:
+        with LocalNetwork(options) as net:
+            rows = net.run()
+            sys.stdout.write(net.print_summary(rows) + "\n")
+            sys.stdout.flush()
+            if options.serve:
+                net.serve()
+    except (LocalnetStartError, _api_start_error()) as exc:
+        # An API port free at the check but taken since: the service names the validator's flag.
+        sys.stderr.write(f"tuneforge localnet: {str(exc).replace('--api.port', '--api-port')}\n")
+        return 1
     return 0
+
+
+def _api_start_error() -> type[Exception]:
+    """The API's start-up error class; without the (optional) API package, LocalnetStartError again."""
+    from tuneforge.localnet.network import LocalnetStartError
+
+    try:
+        from tuneforge.api.service import ApiStartError
+    except ImportError:
+        return LocalnetStartError
+    return ApiStartError

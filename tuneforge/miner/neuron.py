@@ -23,6 +23,7 @@ import bittensor as bt
 from bittensor_wallet.errors import KeyFileError, PasswordError
 
 import tuneforge
+from tuneforge.chain import ChainUnreachable
 from tuneforge.generation.base import BackendUnavailable, GenerationBackend
 from tuneforge.miner.answer import answer, request_spec
 from tuneforge.miner.blacklist import CallerPolicy, CallerRegistry
@@ -426,6 +427,7 @@ def _zero_if_none(value: float | None) -> float:
 STARTUP_ERRORS = (
     MinerNotRegistered,
     WalletUnusable,
+    ChainUnreachable,
     BackendUnavailable, GenerationFailed, PortInUse,
     AxonNotServing,
     ExternalIpUnknown,
