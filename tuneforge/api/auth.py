@@ -170,7 +170,7 @@ class AccessMiddleware:
             return None, "Malformed Authorization header: expected 'Bearer tf_...'."
         if not token.startswith("tf_"):
             return None, "Invalid API key."
-        return await to_thread.run_sync(self.ctx.store.authenticate_key, token)  # the routes' pool
+        return await self.ctx.read(self.ctx.store.authenticate_key, token)  # inline on SQLite, else the pool
 
     async def _signed_hotkey(self, scope: dict[str, Any], headers: Headers,
                              body: bytes) -> tuple[str | None, str | None]:

@@ -207,13 +207,14 @@ def audio(filename: str, request: Request) -> Response:
 
 
 @router.get("/api/v1/account/me", tags=["account"], summary="The caller's account, plan, credits and usage")
-def me(request: Request) -> dict[str, Any]:
+async def me(request: Request) -> dict[str, Any]:
     ctx = request.app.state.ctx
     # The middleware read the account (joined with its key and plan) for this very request; it is
-    # as fresh as a second read would be, so only the usage counts are queried here.
+    # as fresh as a second read would be, so only the usage counts are queried here (one indexed
+    # count: on the loop for SQLite, in the pool for a server; see ApiContext.read).
     account = _account(request)
     return {
         "account_id": account["id"], "name": account["name"], "plan": account["plan"],
         "credits": int(account["credits"]), "rate_limit_per_minute": int(account["rate_limit_per_minute"]),
-        "usage": ctx.store.usage(account["id"]),
+        "usage": await ctx.read(ctx.store.usage, account["id"]),
     }
