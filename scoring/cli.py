@@ -14,6 +14,10 @@ time is i milliseconds, so the first of a near-duplicate group keeps its score a
 reads as delivered in real time for the ``speed`` signal), with a fresh in-memory
 ``MinerHistory``, so the fingerprint penalty and the diversity signal act across the files.
 
+Progress goes to stderr as log lines (the ``scoring.progress`` logger: "scoring 4 clips …" and
+one line per clip and step; without ``--round`` a line naming each file first), so a slow first
+run in a fresh process is never a silent one.
+
 ``--json`` prints one JSON object per file per line, in argument order (``hotkey`` added with
 ``--round``; a file that could not be read has ``error`` and ``reason`` set and null scores);
 otherwise a table with one column per scored file. Column labels are never cut: names longer
@@ -139,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
     good = [(path, label, clip) for path, label, clip, err in loaded if err is None]
     breakdowns: dict[str, ScoreBreakdown] = {}
     if good:
+        if args.models_dir:
+            logger.info("loading the scoring models from %s …", args.models_dir)
         models = _load_models(args.models_dir)
         if args.round:
             scorer = Scorer(models=models, history=MinerHistory())
@@ -153,7 +159,8 @@ def run(args: argparse.Namespace) -> int:
                 breakdowns[label] = b
         else:
             scorer = Scorer(models=models)
-            for _, label, clip in good:
+            for i, (path, label, clip) in enumerate(good):
+                logger.info("file %d/%d: %s", i + 1, len(good), path)
                 breakdowns[label] = scorer.score(samples=clip.samples, sample_rate=clip.sample_rate, request=request)
     if args.json:
         for path, label, _, err in loaded:

@@ -26,12 +26,18 @@ clip's own signals measure:
    penalty's "first deliverer keeps its score" from the full clip it resembles).
 4. **History**: the scored clips are added to the miners' history last, so a clip is never
    compared with itself.
+
+Progress goes to the ``scoring.progress`` logger at INFO: "scoring 4 clips …", one line per clip
+when its analysis is done and one when its signals are, then the total. The first clips of a fresh
+process are the slow ones (kernels and listeners load then), so a person watching sees the work
+move; ``logging.getLogger("scoring.progress").setLevel(logging.WARNING)`` quiets it.
 """
 
 import dataclasses
 import logging
 import math
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +59,8 @@ from scoring.signals.base import ScoringError, SignalContext, Unavailable
 __all__ = ["Scorer", "RoundEntry", "ROUND_FEATURES", "history_embedding"]
 
 logger = logging.getLogger(__name__)
+#: "scoring N clips …" and one line per clip and step (see the module docstring).
+progress = logging.getLogger("scoring.progress")
 
 #: ``Features`` analyses that other clips' signals (diversity, fingerprint) and the history read
 #: from a clip. They are computed during that clip's intake, under its own guard, so a failure
@@ -178,23 +186,29 @@ class Scorer:
         results: list[ScoreBreakdown | None] = [None] * len(entries)
         clips: list[_Clip] = []
         used: set[str] = set()
+        started = time.perf_counter()
+        total = len(entries)
+        progress.info("scoring %d clip%s …", total, "" if total == 1 else "s")
         for i, entry in enumerate(entries):
             key = entry.hotkey or f"clip{i}"
             if key in used:  # two answers under one hotkey: keep both in the round, apart
                 key = f"{key}#{i}"
             used.add(key)
+            step = time.perf_counter()
             try:
                 features = self._intake(entry)
             except _ClipFailed as exc:
                 results[i] = self._failed(key, exc.reason)
                 continue
+            progress.info("clip %d/%d%s analysed in %.1f s", i + 1, total, _label(entry),
+                          time.perf_counter() - step)
             clips.append(_Clip(index=i, key=key, entry=entry, features=features))
 
         self._prepare(clips)
         for clip in clips:
             if clip.failure is None:
                 clip.failure = _guard(lambda c=clip: _check_history_items(c.features))
-        self._measure_round([c for c in clips if c.failure is None])
+        self._measure_round([c for c in clips if c.failure is None], total=total)
 
         pref = self.preference_weight()
         for clip in clips:
@@ -212,6 +226,7 @@ class Scorer:
                 if clip.failure is None and clip.entry.hotkey:
                     self._add_to_history(clip, results)
         assert all(r is not None for r in results)
+        progress.info("scored %d clip%s in %.1f s", total, "" if total == 1 else "s", time.perf_counter() - started)
         return [r for r in results if r is not None]
 
     # -- step 1: intake ---------------------------------------------------------------------
@@ -283,7 +298,7 @@ class Scorer:
                 del clip.reasons[k]
 
     # -- step 3: signals and penalties ------------------------------------------------------
-    def _measure_round(self, clips: list[_Clip]) -> None:
+    def _measure_round(self, clips: list[_Clip], *, total: int) -> None:
         """Every signal and penalty of every live clip, then again for the round-reading ones
         while the round context shrinks (each further pass has at least one clip fewer in it).
 
@@ -293,19 +308,26 @@ class Scorer:
         A clip that fails, or that a penalty not reading the round zeroes on its own merits (a
         wrong length, destroyed audio), leaves the context: it scores 0 whatever the round holds,
         so it must not move another clip's score either (e.g. take a fingerprint penalty off a
-        clip it resembles by being a truncated render of the same prompt)."""
+        clip it resembles by being a truncated render of the same prompt). ``total``: clips in
+        the round (for the progress lines of the first pass)."""
         measures = _measures()
         context = list(clips)
         todo: dict[int, list[str]] = {id(c): list(measures) for c in context}
+        first_pass = True
         while context:
             errors: dict[str, dict[int, str]] = {}
             for clip in context:
+                step = time.perf_counter()
                 for name in todo[id(clip)]:
                     if clip.failure is not None:
                         break  # failed as another clip's peer: nothing more to measure
                     error = self._measure(clip, name, measures[name], context)
                     if error is not None:
                         errors.setdefault(name, {})[id(clip)] = error
+                if first_pass:
+                    progress.info("clip %d/%d%s measured in %.1f s", clip.index + 1, total, _label(clip.entry),
+                                  time.perf_counter() - step)
+            first_pass = False
             for name, failed in errors.items():
                 ran = [c for c in context if name in todo[id(c)] and (c.failure is None or id(c) in failed)]
                 if len(failed) == len(ran):
@@ -374,6 +396,12 @@ class Scorer:
     def _failed(key: str, reason: str) -> ScoreBreakdown:
         logger.info("clip %s scores 0: %s", key, reason)
         return ScoreBreakdown.failed(reason)
+
+
+def _label(entry: RoundEntry) -> str:
+    """`` (HOTKEY)`` for a progress line, shortened; empty for an entry without one."""
+    hotkey = entry.hotkey
+    return f" ({hotkey[:16]}{'…' if len(hotkey) > 16 else ''})" if hotkey else ""
 
 
 def _guard(step: Callable[[], None]) -> str | None:

@@ -89,6 +89,10 @@ def test_serve_keeps_producing_blocks_rounds_and_weights(tmp_path: Path) -> None
     assert len(after_serving) >= SERVED_ROUNDS, text[-4000:]
     assert after_serving == sorted(set(after_serving))  # each update at a later block: the chain moved on
     assert "rate limited: 0 blocks" not in text
+    # The first round shows its scoring progress, clip by clip (no silent stall).
+    first = text[: text.index("round 1/1 done")]
+    assert "scoring.progress: scoring 2 clips …" in first
+    assert re.search(r"clip 1/2 \(\w+…?\) analysed in [0-9.]+ s", first)
 
     rounds = _rounds(out)
     assert len(rounds) >= 1 + SERVED_ROUNDS
