@@ -1,10 +1,12 @@
 """The mixer: a Score rendered to a stereo buffer (before mastering).
 
 Each part renders its notes into one mono track (a note's waveform is synthesised once per
-(pitch, length) and reused, then added at its onset), is panned with a constant-power law and
-sent to one stereo reverb bus; drum pieces are panned like a kit seen from the audience. The
-reverb is a single FFT convolution per channel with a seeded, decorrelated, exponentially
-decaying impulse response whose high frequencies die faster than its lows.
+(pitch, length) and reused, then added at its onset) and is panned with a constant-power law;
+drum hits go straight into a stereo kit bus, each piece panned like a kit seen from the
+audience, and an open hi-hat is choked by the next hat. Parts and kit feed one mono reverb send
+(as a desk's aux send does) into a stereo reverb: one FFT convolution per output channel with a
+seeded, decorrelated, exponentially decaying impulse response whose high frequencies die faster
+than its lows. Tracks are summed with in-place BLAS axpy into reused buffers.
 
 With ``voices`` (a loaded General-MIDI soundfont, :mod:`.soundfont`), parts whose timbre the
 font has render through it in stereo (the part's pan then acts as a constant-power balance), and
@@ -16,9 +18,10 @@ import logging
 
 import numpy as np
 import scipy.fft as sfft
+from scipy.linalg.blas import saxpy
 from scipy.signal import butter, sosfilt
 
-from tuneforge.generation.procedural.drumkit import KIT_PIECES, synthesize_kit
+from tuneforge.generation.procedural.drumkit import synthesize_kit
 from tuneforge.generation.procedural.score import Score
 from tuneforge.generation.procedural.soundfont import SoundFontVoices
 from tuneforge.generation.procedural.timbres import synthesize_note
@@ -59,7 +62,6 @@ DRUM_GAIN = {
 }
 _DRUM_SEND = 0.12
 _WET_LEVEL = 0.32
-_TAIL_SECONDS = 1.0
 _CHOKE_S = 0.008  # fade of a choked open hat
 
 
@@ -94,6 +96,12 @@ def reverb_impulse(*, seconds: float, sample_rate: int, seed: int) -> np.ndarray
     return ir.astype(np.float32)
 
 
+def _accumulate(bus: np.ndarray, x: np.ndarray, a: float) -> None:
+    """``bus += a * x`` in place, in one pass (BLAS axpy); both float32, contiguous, same length."""
+    if not np.may_share_memory(saxpy(x, bus, a=a), bus):  # a copy would leave the bus unchanged
+        raise RuntimeError("axpy did not update the bus in place")
+
+
 def _choke_lengths(hits: list, kit: dict[str, np.ndarray], spq: float, sr: int) -> list[int]:
     """Frames each hit may ring: an open hat stops (with a short fade) where the next hat starts.
 
@@ -117,13 +125,12 @@ def render_score(
     """
     sr = sample_rate
     spq = 60.0 / score.tempo_bpm
-    length = n_frames + int(_TAIL_SECONDS * sr)
+    length = n_frames  # what rings past the end is cut there (the backend fades the last bar out)
     dry = np.zeros((2, length), dtype=np.float32)
-    send = np.zeros((2, length), dtype=np.float32)
-    # One mono and one stereo scratch track, reused by every part and kit piece, and one buffer
-    # for scaled copies: a 30 s render touches a few buffers instead of allocating one per part.
+    send = np.zeros(length, dtype=np.float32)  # the reverb's input: mono, as a mixing desk's aux send
+    # One mono and one stereo scratch track, reused by every part and the kit: a 30 s render
+    # touches a few buffers instead of allocating one per part.
     scratch: dict[int, np.ndarray] = {}
-    scaled = np.empty(length, dtype=np.float32)
 
     def blank(ndim: int) -> np.ndarray:
         buf = scratch.get(ndim)
@@ -136,13 +143,14 @@ def render_score(
     def add_track(track: np.ndarray, gain: float, pan: float, send_amount: float) -> None:
         gl, gr = _pan_gains(pan)
         left, right = (track[0], track[1]) if track.ndim == 2 else (track, track)
-        for bus, amount in ((dry, 1.0), (send, send_amount)):
-            if amount <= 0:
-                continue
-            np.multiply(left, np.float32(gain * gl * amount), out=scaled)
-            bus[0] += scaled
-            np.multiply(right, np.float32(gain * gr * amount), out=scaled)
-            bus[1] += scaled
+        _accumulate(dry[0], left, gain * gl)
+        _accumulate(dry[1], right, gain * gr)
+        if send_amount > 0:
+            if track.ndim == 2:
+                _accumulate(send, left, 0.5 * gain * send_amount)
+                _accumulate(send, right, 0.5 * gain * send_amount)
+            else:
+                _accumulate(send, track, gain * send_amount)
 
     if voices is not None and voices.sample_rate != sr:
         raise ValueError(f"soundfont voices render at {voices.sample_rate} Hz, the mix at {sr} Hz")
@@ -180,8 +188,11 @@ def render_score(
 
     if score.drums:
         font_kit = voices.kit if voices is not None else {}
-        complete = all(piece in font_kit for piece in KIT_PIECES)
-        kit = font_kit if complete else {**synthesize_kit(sample_rate=sr, seed=seed), **font_kit}
+        missing = sorted({h.piece for h in score.drums} - set(font_kit))
+        kit = {
+            **synthesize_kit(sample_rate=sr, seed=seed, pieces=missing),
+            **font_kit,
+        }  # only the pieces played
         hits = [h for h in score.drums if int(round(h.start_q * spq * sr)) < n_frames]
         lengths = _choke_lengths(hits, kit, spq, sr)
         # Hits are short: each goes straight into a stereo kit bus with its piece's gain and pan,
@@ -205,7 +216,6 @@ def render_score(
     ir = reverb_impulse(seconds=score.reverb_seconds, sample_rate=sr, seed=seed)
     # One FFT convolution per channel over the whole clip (faster here than overlap-add).
     size = sfft.next_fast_len(n_frames + ir.shape[1], real=True)
-    wet = sfft.irfft(sfft.rfft(send[:, :n_frames], size, axis=1) * sfft.rfft(ir, size, axis=1), size, axis=1)
-    out = dry[:, :n_frames]
-    out += np.float32(_WET_LEVEL) * wet[:, :n_frames]
-    return np.ascontiguousarray(out)
+    wet = sfft.irfft(sfft.rfft(send, size) * sfft.rfft(ir, size, axis=1), size, axis=1)
+    dry += np.float32(_WET_LEVEL) * wet[:, :n_frames]
+    return dry
