@@ -1,11 +1,11 @@
 """/dashboard in a real browser: headless Chromium on the page of a live local network.
 
 Two miners (one deliberately poor) on real axons, one scripted 5 s round with weights set on the
-local chain, then ``start_serving`` (the validator's loops and its API; the round loop starts a
-second round at once). The page must list every miner, draw the selected miner's history chart
-and each clip's breakdown (16 signal bars, 4 penalty bars, as wide as their values), load a clip
-in its ``<audio>`` element (duration known to the browser, equal to the stored clip's), show the
-weights set on chain, pick up the second round by itself (polling), and leave no error in the
+local chain, then ``start_serving`` (the validator's loops and its API). The page must list every
+miner, show the weights set on chain, draw the selected miner's history chart and each clip's
+breakdown (16 signal bars, 4 penalty bars, as wide as their values), load a clip in its
+``<audio>`` element (duration known to the browser, equal to the stored clip's), show a round the
+test runs while the page is open without being reloaded (polling), and leave no error in the
 console. A screenshot of the page is saved in the test's temp dir.
 """
 
@@ -109,13 +109,27 @@ async def test_dashboard_in_headless_chromium(live, tmp_path: Path) -> None:
         assert "error" not in loaded, loaded
         assert loaded["duration"] == pytest.approx(loaded["stored"], abs=0.01) and loaded["duration"] > 1.0
 
-        # Live: the second round (started by the validator's loop) appears without a reload.
-        await page.wait_for(
-            "document.querySelector('#rounds article[data-round-id=\"2\"]') !== null",
-            timeout=120,
-            what="round 2 to appear on the open page",
+        # Live: a round run now appears on the open page by itself (no reload), newest first.
+        await page.evaluate("window.notReloaded = true")
+        shown = await page.evaluate(
+            "[...document.querySelectorAll('#rounds article')].map(a => a.dataset.roundId)"
         )
-        assert await page.evaluate("document.querySelector('#rounds article').dataset.roundId") == "2"
+        result = (
+            await net.validator.run_round()
+        )  # after the loop's own first round (the round lock orders them)
+        assert result.round_id not in shown
+        await page.wait_for(
+            f"document.querySelector('#rounds article[data-round-id=\"{result.round_id}\"]') !== null",
+            timeout=60,
+            what=f"round {result.round_id} to appear on the open page",
+        )
+        assert (
+            await page.evaluate("document.querySelector('#rounds article').dataset.roundId")
+            == result.round_id
+        )
+        assert await page.evaluate("window.notReloaded === true")
+        card = await page.evaluate("document.querySelector('#card-round .value').textContent")
+        assert card == f"#{result.round_id}"
 
         shot = await page.screenshot(tmp_path / "dashboard.png")
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
