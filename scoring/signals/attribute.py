@@ -1,7 +1,7 @@
 """The `attribute` signal: does the clip have the tempo, key, meter and length that were asked for?
 
 Each requested attribute that can be measured contributes one part, and the signal is their
-mean. Tempo: the beat tracker's BPM against the request, full credit within
+weighted mean (``ATTRIBUTE_PART_WEIGHTS``: mood weighs half, every other part 1). Tempo: the beat tracker's BPM against the request, full credit within
 ``TEMPO_FULL_CREDIT``, octave readings (×½, ×2) with ``TEMPO_OCTAVE_CREDIT`` and, for compound
 meters, ×⅔/×3⁄2 readings with ``TEMPO_COMPOUND_CREDIT``. Key: Krumhansl–Schmuckler key against the
 request via ``music_theory.key_relation`` (exact, relative, parallel, fifth), blended with
@@ -9,8 +9,16 @@ request via ``music_theory.key_relation`` (exact, relative, parallel, fifth), bl
 the accents on the beat grid against the requested bar measured in tracked beats (a 6/8 bar is
 3 beats to a tracker on the quarter-note tempo, 2 to one on the dotted quarter), blended by its
 confidence.
-Duration: 1 within 5 %, 0 at 50 % off. Instruments: ``features.get_extra("instrument_match")``
-when the CLAP zero-shot classifier stored one.
+Duration: 1 within 5 %, 0 at 50 % off.
+
+Genre, mood, instruments and vocals (:mod:`scoring.prompt_tags`): what the musicnn taggers hear
+against the catalogue terms the request names in its fields and its prompt, each judged against
+how the tags read on real music (docs/scoring.md, "attribute: genre, mood, instruments,
+vocals"); absent when musicnn is not installed (``Features.musicnn`` is None) or the request names
+nothing the tags can hear. When CLAP's zero-shot classifier stored ``instrument_match``, the
+instruments part is the mean of CLAP's credit and the taggers' (CLAP's alone when the taggers hear
+none of the requested instruments, e.g. brass or organ). The breakdown's ``sources`` names musicnn
+when a tagger part was used.
 """
 
 from typing import TYPE_CHECKING
@@ -18,9 +26,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from scoring import constants as C
+from scoring import prompt_tags
 from scoring.curves import clamp01, ramp
+from scoring.listeners import MUSICNN_SOURCE
 from scoring.music_theory import Meter, key_relation, parse_key, parse_meter
 from scoring.signals.base import SignalContext, Unavailable
+
+
+# scoring.models imports scoring.signals.base, whose package imports this module: import it late.
+def _extras():
+    from scoring.models import extras
+
+    return extras
+
 
 if TYPE_CHECKING:  # signals are imported by scoring.features' import chain
     from scoring.features import Features
@@ -173,14 +191,33 @@ def parts(ctx: SignalContext) -> dict[str, float]:
         if m is not None:
             out["meter"] = m
     out["duration"] = duration_credit(actual=f.duration_seconds, requested=req.duration_seconds)
-    inst = f.get_extra("instrument_match")
-    if inst is not None:
-        out["instruments"] = clamp01(float(inst))
+    heard = tag_parts(ctx)
+    clap_instruments = f.get_extra(_extras().EXTRA_INSTRUMENT_MATCH)
+    if clap_instruments is not None:
+        clap_credit = clamp01(float(clap_instruments))
+        tagged = heard.get("instruments")
+        heard["instruments"] = clap_credit if tagged is None else 0.5 * (clap_credit + tagged)
+    out.update(heard)
     return out
 
 
+def tag_parts(ctx: SignalContext) -> dict[str, float]:
+    """The genre / mood / instruments / vocals parts the musicnn taggers can judge for this request
+    (:func:`scoring.prompt_tags.prompt_parts`); empty when musicnn is not installed. Records musicnn
+    as the signal's source when any part is returned."""
+    outputs = ctx.features.musicnn
+    if outputs is None:
+        return {}
+    heard = prompt_tags.prompt_parts(outputs, ctx.request)
+    if heard:
+        _extras().set_source(ctx, NAME, MUSICNN_SOURCE)
+    return heard
+
+
 def compute(ctx: SignalContext) -> float:
+    """Weighted mean of :func:`parts` (``ATTRIBUTE_PART_WEIGHTS``; a part not listed weighs 1)."""
     p = parts(ctx)
     if not p:
         raise Unavailable("no measurable attribute requested")
-    return float(np.mean(list(p.values())))
+    weights = {name: C.ATTRIBUTE_PART_WEIGHTS.get(name, 1.0) for name in p}
+    return float(sum(weights[name] * value for name, value in p.items()) / sum(weights.values()))
