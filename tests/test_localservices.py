@@ -35,3 +35,32 @@ def test_a_stopped_server_is_gone() -> None:
     server.stop()
     assert server.process.poll() is not None
     assert not server.directory.exists()
+
+
+def test_a_store_reconnects_when_the_server_dropped_its_idle_connections(postgres_url: str, tmp_path: Path,
+                                                                         monkeypatch) -> None:
+    """Pooled connections are pinged only after sitting idle (not on every checkout); one the server
+    dropped meanwhile is replaced, so the next call succeeds instead of failing once per connection."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    import tuneforge.store.database as database
+
+    store = Store(postgres_url, tmp_path / "audio")
+    try:
+        account = store.create_account(name="pg", credits=3)
+        assert store.get_account(account["id"])["credits"] == 3  # connections now pooled
+        schema = make_url(postgres_url).query["application_name"]
+        admin = create_engine(make_url(postgres_url).update_query_dict({"application_name": "tf_admin"}),
+                              poolclass=NullPool)
+        with admin.begin() as conn:  # the server drops every session of this store (a restart would too)
+            dropped = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                        "WHERE application_name = :n"), {"n": schema}).scalar()
+        admin.dispose()
+        assert dropped >= 1
+        monkeypatch.setattr(database, "PING_AFTER_IDLE_S", 0.0)
+        assert store.get_account(account["id"])["credits"] == 3
+        assert store.usage(account["id"]) == {"generations_today": 0, "generations_this_month": 0}
+    finally:
+        store.close()
