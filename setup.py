@@ -58,6 +58,8 @@ TEST = [
     "pytest-asyncio>=0.23",
     "httpx>=0.27",
     "ruff>=0.5",
+    # tests/test_operator_kit.py validates docker-compose.yml against tests/data/compose-schema.json
+    "jsonschema>=4",
 ]
 FINGERPRINT = ["pyacoustid>=1.3"]
 # The API's store on PostgreSQL (--api.database_url postgresql+psycopg://...); binary wheels, no build.
