@@ -35,12 +35,20 @@ class SharedBackends:
 
 
 def build_backends(settings: ApiSettings, store: Any, *, limiter: Any = None) -> SharedBackends:
-    """The shared parts for one app; ``limiter`` overrides the one the settings imply (tests)."""
+    """The shared parts for one app; ``limiter`` overrides the one the settings imply (tests).
+
+    Raises:
+        ValueError: ``--api.redis_url`` is set and the ``redis`` package is not installed.
+    """
     checks: dict[str, Callable[[], None]] = {"database": store.ping}
     url = settings.redis_url
     if not url:
         return SharedBackends(limiter=RateLimiter() if limiter is None else limiter, nonces=StoreNonces(store), wake_jobs=Wakeup(),
                               wake_webhooks=Wakeup(), ready_checks=checks)
+    try:
+        import redis  # noqa: F401 - the optional client, checked before anything is built
+    except ImportError as exc:
+        raise ValueError("--api.redis_url needs the Redis client: pip install 'tuneforge[redis]'") from exc
     prefix = settings.redis_prefix
     redis_limiter = RedisRateLimiter(url, prefix=prefix)
     checks["redis"] = redis_limiter.ping
