@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES = (
     "scoring.cli",  # tuneforge score FILE ...
     "tuneforge.api.cli",  # tuneforge api account|key|credits ...
     "tuneforge.client_cli",  # tuneforge scores best|export
+    "tuneforge.doctor",  # tuneforge doctor miner|validator [FLAGS]
 )
 
 #: Sub-commands that serve, and whether they score clips in this process: before they accept work,
