@@ -88,6 +88,18 @@ def _compiles_nothing(clip: Path, base: Path) -> bool:
     return json.loads(out.strip().splitlines()[-1]) == []
 
 
+def _differing(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """Dotted names of the fields where two breakdowns differ."""
+    out: list[str] = []
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out += _differing(x, y, f"{prefix}{key}.")
+        elif x != y:
+            out.append(f"{prefix}{key}")
+    return out
+
+
 def _generation(base: Path) -> Path:
     (gen,) = base.glob("*/gen-*")
     return gen
@@ -163,6 +175,10 @@ def main() -> None:
         print("  ('validator start' is the in-process kernel load alone, not a whole process)")
         same = all(b == breakdowns[0] for b in breakdowns)
         print(f"every run gave the same breakdown: {same}")
+        for i, b in enumerate(breakdowns[1:], 1):
+            fields = _differing(breakdowns[0], b)
+            if fields:  # (on a checkout being edited while this runs, the code itself may have changed)
+                print(f"  run {i} differs from run 0 in: {', '.join(fields)}")
         print(f"a warm process compiled no kernel itself: {no_compile}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
