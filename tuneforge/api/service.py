@@ -1,7 +1,7 @@
 """Serve the API from inside the validator process: uvicorn in a background thread.
 
-``ApiService.from_validator(validator, settings)`` takes the validator's store (built from the
-settings when it has none), its organic gateway, leaderboard snapshot and registration check.
+``ApiService.from_validator(validator, settings)`` takes the validator's store (which the validator
+built, once, in its set-up), its organic gateway, leaderboard snapshot and registration check.
 ``start()`` returns once the port accepts connections and raises :class:`ApiStartError` when the
 port is taken or the server dies on start; the app's lifespan then recovers interrupted jobs and
 runs the job workers, webhook delivery and maintenance. ``stop()`` shuts the server down cleanly.
@@ -63,15 +63,11 @@ class ApiService:
 
     @classmethod
     def from_validator(cls, validator: Any, settings: ApiSettings) -> "ApiService":
+        """The API of a set-up validator: its store (the validator builds it, once), its organic
+        gateway, leaderboard snapshot and registration check. Raises ValueError without a store."""
         store = getattr(validator, "store", None)
         if store is None:
-            from tuneforge.store import Store
-
-            store = Store(settings.database_url, settings.audio_dir, secret_key_file=settings.secret_key_file)
-            validator.store = store
-            runner = getattr(validator, "runner", None)
-            if runner is not None and getattr(runner, "store", None) is None:
-                runner.store = store
+            raise ValueError("the validator has no store: call setup() before serving its API")
         # A validator that works its organic jobs on its own loop (tuneforge.validator.neuron) shares
         # its backends (wake-ups) with the API and the API runs no job workers of its own.
         own_workers = getattr(validator, "api_backends", None) is not None

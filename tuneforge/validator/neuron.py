@@ -191,13 +191,12 @@ class Validator:
                     self.generator = ChallengeGenerator(self._challenge_secret(), durations=cfg.challenge_durations)
                 else:
                     self.generator = ChallengeGenerator(self._challenge_secret())
+            if self.store is None:  # the one place the validator's store is built (the API is handed it)
+                self.store = self._build_store()
             self.runner = RoundRunner(
                 generator=self.generator, challenges=self.challenges, leaderboard=self.leaderboard,
-                pool=self.scoring_pool, scorer_fn=lambda: self.scorer, store=None, sample_size=cfg.sample_size,
+                pool=self.scoring_pool, scorer_fn=lambda: self.scorer, store=self.store, sample_size=cfg.sample_size,
                 timeout_s=cfg.timeout_s)
-            if self.store is None:
-                self.store = self._build_store()
-            self.runner.store = self.store
             self._publish_for_replicas(registry=[str(h) for h in self.metagraph.hotkeys], leaderboard=True)
             if self.dendrite is None:
                 self.dendrite = self._build_dendrite()
