@@ -142,10 +142,10 @@ async def test_a_hung_worker_loses_its_job_to_another_which_completes_it_once(st
 async def test_a_live_worker_keeps_its_lease_past_its_length(store: Store) -> None:
     account = store.create_account(name="a", credits=10)
     job = store.submit_job(account_id=account["id"], params=PARAMS, cost=1)
-    slow = JobRunner(_ctx(store, FakeGateway(scores=(0.5,), delay_s=2.2)))
-    other = JobRunner(_ctx(store, FakeGateway(scores=(0.9,))))
+    slow = JobRunner(_ctx(store, FakeGateway(scores=(0.5,), delay_s=2.6), job_lease_s=2.0))
+    other = JobRunner(_ctx(store, FakeGateway(scores=(0.9,)), job_lease_s=2.0))
     task = asyncio.create_task(slow.process_next(worker="slow"))
-    for _ in range(4):  # 2 s of another worker looking for expired leases and work
+    for _ in range(5):  # 2.5 s (past the 2 s lease) of another worker looking for expired leases and work
         await asyncio.sleep(0.5)
         other.recover()
         assert await other.process_next(worker="other") is False
