@@ -238,3 +238,68 @@ PROMPT_Z_SCALE = 1.0  # ... the rest from Φ(evidence / this), evidence in z uni
 #: one on 76 % of corpus clips, genre 86 %, instruments 90 %, leave-one-recording-out priors).
 ATTRIBUTE_PART_WEIGHTS: dict[str, float] = {"mood": 0.5}
 # --- end of the prompt-adherence block -------------------------------------------------------------
+
+# --- note evidence (scoring/note_stats.py, envelopes.py, repetition.py, partials.py, hiss.py; the
+# melody/musicality blend; artifact_penalty's evidence multipliers; docs/scoring.md "Note evidence") -----
+# Corpus figures in the comments: 21 real recordings, 10 s and 30 s excerpts (scripts/note_evidence_probe.py).
+NOTE_MIN_NOTES = 8  # fewer notes: key clarity, step share, length variety and grid alignment not measured
+NOTE_ONSET_MERGE_SECONDS = 0.05  # notes starting this close together share one onset (a struck chord)
+NOTE_CHANGE_WINDOW_SECONDS = 0.25  # windows between which the sounding pitch-class set is compared
+NOTE_GRID_DIVISIONS = (1, 2, 4)  # onset phases are read against the beat, its halves and its quarters
+#: Envelopes: a band's frame pair counts when either frame is within this of the band's loudest frame.
+ENVELOPE_ACTIVE_DB = 50.0
+ENVELOPE_EPSILON_DB = 0.1  # dB per frame added to rise and fall before their log ratio (held tones ~0)
+ENVELOPE_TAIL_SHARE = 0.02  # coarse asymmetry: mean of the top / bottom 2 % of level changes
+ENVELOPE_FINE_N_FFT = 512  # fine envelopes: 23 ms Hann windows ...
+ENVELOPE_FINE_HOP = 128  # ... every 5.8 ms
+ENVELOPE_FINE_QUANTILE = 0.99  # fine asymmetry: 99th vs 1st percentile of level changes
+#: Exact repeats are looked for from this lag to half the clip (shorter lags: the short-loop check).
+REPEAT_MIN_LAG_SECONDS = 1.0
+#: A frame repeats the frame one lag earlier when their mel spectra differ by less (mean |dB|, gain removed).
+REPEAT_MATCH_DB = 1.0
+REPEAT_RANGE_DB = 40.0  # bands compared: within this of the frame pair's strongest band
+REPEAT_FLOOR_DB = 80.0  # mel cells this far under the loudest are floored
+REPEAT_AUDIBLE_DB = 60.0  # frames whose loudest band is within this of the clip's loudest are counted
+#: Shares at lags this far away are subtracted (a held tone matches at every lag): 13 and 18 frames.
+REPEAT_AWAY_SECONDS = (0.3, 0.42)
+REPEAT_CONFIRM_SECONDS = 1.0  # a share is confirmed at twice its lag when that leaves this much overlap
+REPEAT_CANDIDATES = 8  # autocorrelation peaks checked (each ±1 frame) ...
+REPEAT_VERIFIED = 4  # ... and the best raw shares among them made lag-specific
+#: A spectral peak is a partial when it stands this far above the lowest level within PARTIAL_BASE_BINS
+#: on either side, lies within PARTIAL_RANGE_DB of its frame's strongest bin and is the largest within
+#: PARTIAL_MIN_SPACING_BINS (Hann side lobes are not partials).
+PARTIAL_PROMINENCE_DB = 10.0
+PARTIAL_BASE_BINS = 16  # ~170 Hz
+PARTIAL_RANGE_DB = 50.0
+PARTIAL_MIN_SPACING_BINS = 4
+PARTIAL_MAX_FRAMES = 200  # evenly spaced loud frames read for the partial count
+HISS_BAND_HZ = (5000.0, 10000.0)  # the high band whose steady floor is hiss
+MELODY_NOTES_SHARE = 0.5  # melody = (1 - this) × the DSP pitch-track value + this × the notes' value
+MUSICALITY_NOTES_HARMONIC_SHARE = 0.3  # share of the notes in musicality's harmonic half
+# artifact-penalty multipliers (scoring/penalties/artifact.py): none at FREE, FLOOR from FULL on
+REVERSAL_FREE = -0.1  # attack/decay asymmetry: corpus music 0.07-1.15, its reversal -1.14…-0.04
+REVERSAL_FULL = -0.4
+REVERSAL_FLOOR = 0.45
+REPEAT_SHARE_FREE = 0.25  # confirmed exact-repeat share: corpus ≤ 0.17, procedural ≤ 0.2; 4 s loops ≥ 0.51
+REPEAT_SHARE_FULL = 0.5
+REPEAT_FLOOR = 0.3
+PARTIALS_FREE = 6.0  # partials per loud frame: corpus music ≥ 15 (one plucked line ~9); sines, beeps 1
+PARTIALS_FULL = 2.5  # (a sine arpeggio 2)
+PURE_TONE_FLOOR = 0.4
+NO_NOTES_COVERAGE_FREE = 0.3  # share of the time a note sounds: corpus music ≥ 0.42; noise ≤ 0.17
+NO_NOTES_COVERAGE_FULL = 0.12
+NO_NOTES_FLOOR = 0.4
+STATIC_CHANGES_FREE = 0.4  # pitch-class-set changes per s: corpus ≥ 0.7, procedural ≥ 0.5; held chord 0
+STATIC_CHANGES_FULL = 0.1
+STATIC_CHROMA_FREE = 0.06  # chroma variety: corpus music ≥ 0.10; held tones ≤ 0.002; noise 0.03-0.04
+STATIC_CHROMA_FULL = 0.02
+STATIC_FLOOR = 0.4
+#: Hiss needs both: the high band's 10th-percentile level re the median full-band level (corpus music
+#: ≤ -16.9 dB, procedural ≤ -19.7; with noise at 10 dB SNR ≥ -12.4) ...
+HISS_FLOOR_FREE_DB = -18.0
+HISS_FLOOR_FULL_DB = -13.0
+#: ... and its level range (corpus music ≥ 9.4 dB; with noise ≤ 7.0, white or pink noise alone ~0.7).
+HISS_SPREAD_FREE_DB = 9.0
+HISS_SPREAD_FULL_DB = 5.0
+HISS_FLOOR = 0.45
+# --- end of the note-evidence block ---------------------------------------------------------------

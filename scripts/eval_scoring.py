@@ -7,7 +7,9 @@ For every clip in ``--music-dir`` (FLAC/WAV excerpts of human-made music):
    clip from a seeded generator so no single setting can be tuned to: clipping (gain ×3-6 into
    the rails), a 0.5 s loop tiled, dropouts, a 2 kHz low-pass, added noise (10 dB SNR),
    time reversal, truncation to 40 %, silence, a pure sine (random frequency and level), white
-   and pink noise at the clip's level, random beeps, and a steady held chord. Everything is scored
+   and pink noise at the clip's level, random beeps, a steady held chord, and attacks on the note
+   evidence (band-passed noise bursts on a beat grid, a metronome click track, a 4 s loop tiled, a
+   plucked pure-sine arpeggio over I-V-vi-IV, a reversed 4 s loop). Everything is scored
    weight-free (plus the in-wheel models when installed) against the request the clean clip
    answers (``scripts/data/eval_prompts.json``'s fitting request for the track when there is one,
    else a generic prompt; tempo and key from ``manifest.jsonl``'s estimates). It prints the ROC AUC
@@ -48,6 +50,8 @@ from scoring.scorer import Scorer  # noqa: E402
 DEGRADATIONS = (
     "clipping", "short_loop", "dropouts", "lowpass_2k", "added_noise", "reversal", "truncation",
     "silence", "sine", "white_noise", "pink_noise", "beeps", "steady_chord",
+    # attacks on the note evidence (docs/scoring.md "Note evidence"): each fakes one thing music has
+    "noise_bursts", "click_track", "long_loop", "sine_arpeggio", "reversed_loop",
 )
 #: Categories allowed up to 0.75 × the real mean instead of 0.5 ×.
 LENIENT = {"reversal": 0.75, "lowpass_2k": 0.75}
@@ -125,6 +129,50 @@ def degrade(name: str, x: np.ndarray, sr: int, rng: np.random.Generator) -> np.n
             for h in range(1, 6):
                 y += np.sin(2 * np.pi * root * ratio * h * t) / h**1.5
         return _level_match(np.tile(y, (x.shape[0], 1)), x)
+    if name == "noise_bursts":  # rhythm without notes: band-passed noise hits on a beat grid
+        beat = 60.0 / float(rng.uniform(80.0, 160.0))
+        y = np.zeros(n)
+        noise = rng.standard_normal(n)
+        for start in np.arange(float(rng.uniform(0.0, beat)), n / sr, beat / 2):
+            i = int(start * sr)
+            length = min(int(0.25 * sr), n - i)
+            decay = float(rng.uniform(0.02, 0.08)) * sr
+            y[i : i + length] = noise[i : i + length] * np.exp(-np.arange(length) / decay)
+        lo = float(rng.uniform(300.0, 2000.0))
+        band = (lo, min(lo * float(rng.uniform(2.0, 8.0)), 0.45 * sr))
+        sos = butter(2, band, btype="band", fs=sr, output="sos")
+        return _level_match(np.tile(sosfiltfilt(sos, y), (x.shape[0], 1)), x)
+    if name == "click_track":  # a metronome: short decaying tone clicks, accented on each bar
+        beat = 60.0 / float(rng.uniform(70.0, 170.0))
+        freq = float(rng.uniform(800.0, 2500.0))
+        y = np.zeros(n)
+        for k, start in enumerate(np.arange(0.0, n / sr, beat)):
+            i = int(start * sr)
+            length = min(int(0.03 * sr), n - i)
+            f0 = freq * (1.5 if k % 4 == 0 else 1.0)
+            tt = np.arange(length) / sr
+            y[i : i + length] = np.sin(2 * np.pi * f0 * tt) * np.exp(-tt / 0.006)
+        return _level_match(np.tile(y, (x.shape[0], 1)), x)
+    if name == "long_loop":  # a 4 s piece of the clip tiled
+        start = int(rng.integers(0, max(1, n - 4 * sr)))
+        seg = x[:, start : start + 4 * sr]
+        return np.tile(seg, (1, n // seg.shape[1] + 1))[:, :n]
+    if name == "sine_arpeggio":  # a toy: plucked pure-sine arpeggios over I-V-vi-IV in a random key
+        tonic = 48 + int(rng.integers(0, 12))
+        eighth = 30.0 / float(rng.uniform(80.0, 150.0))
+        chords = ((0, 4, 7), (7, 11, 14), (9, 12, 16), (5, 9, 12))
+        y = np.zeros(n)
+        for k, start in enumerate(np.arange(0.0, n / sr, eighth)):
+            chord = chords[(k // 8) % 4]
+            midi = tonic + 12 + chord[(k % 4) if k % 4 < 3 else 1]
+            i = int(start * sr)
+            length = min(int(2 * eighth * sr), n - i)
+            tt = np.arange(length) / sr
+            env = np.minimum(1.0, tt / 0.004) * np.exp(-tt / 0.25)
+            y[i : i + length] += np.sin(2 * np.pi * 440.0 * 2 ** ((midi - 69) / 12) * tt) * env
+        return _level_match(np.tile(y, (x.shape[0], 1)), x)
+    if name == "reversed_loop":  # reversal and a 4 s loop together
+        return degrade("long_loop", np.ascontiguousarray(x[:, ::-1]), sr, rng)
     raise ValueError(name)
 
 

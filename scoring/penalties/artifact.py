@@ -19,6 +19,27 @@
   frequency within 40 dB of the 100 Hz-1 kHz level) is muffled: none from ``BAND_LIMIT_FREE_HZ``
   up, ``BAND_LIMIT_FLOOR`` at ``BAND_LIMIT_FULL_HZ`` and below. Real excerpts in the evaluation
   corpus reach ≥ 6.2 kHz.
+
+Evidence that noise, steady tones, beeps, loops and reversed audio cannot fake (docs/scoring.md
+"Note evidence"; each multiplier is 1 over the whole range measured on real music):
+
+- reversal: attack/decay asymmetry of the band envelopes (:mod:`scoring.envelopes`; played notes
+  rise fast and decay slowly, reversal negates the measure); none from ``REVERSAL_FREE`` up,
+  ``REVERSAL_FLOOR`` at ``REVERSAL_FULL`` and below.
+- repeats: the share of the clip that repeats itself exactly at one lag of 1 s to half the clip
+  (:mod:`scoring.repetition`: a tiled loop of a few seconds); none up to ``REPEAT_SHARE_FREE``,
+  ``REPEAT_FLOOR`` from ``REPEAT_SHARE_FULL``.
+- pure tones: median count of spectral partials in the loud frames (:mod:`scoring.partials`:
+  sines, beeps and clicks are one line); none from ``PARTIALS_FREE`` up, ``PURE_TONE_FLOOR`` at
+  ``PARTIALS_FULL`` and below.
+- no notes: the share of the analysed time a transcribed note sounds (:mod:`scoring.note_stats`;
+  noise, noise bursts, clicks); none from ``NO_NOTES_COVERAGE_FREE`` up, ``NO_NOTES_FLOOR`` at
+  ``NO_NOTES_COVERAGE_FULL`` and below. Without basic-pitch it is not measured (multiplier 1).
+- static: nothing ever changes — the sounding pitch-class set (notes) or the chroma (DSP) stays
+  put (held tones, held chords, noise); the stronger of the two readings counts; floor
+  ``STATIC_FLOOR``.
+- hiss: a loud high-band floor that does not move (:mod:`scoring.hiss`), both readings needed;
+  floor ``HISS_FLOOR``.
 """
 
 import numpy as np
@@ -26,7 +47,12 @@ from scipy.ndimage import median_filter
 
 from scoring import constants as C
 from scoring.curves import ramp
+from scoring.envelopes import attack_decay_asymmetry
 from scoring.features import Features
+from scoring.hiss import hiss_floor
+from scoring.note_stats import note_stats
+from scoring.partials import partial_count
+from scoring.repetition import exact_repeat_share
 from scoring.signals.base import SignalContext
 from scoring.signals.quality import bandwidth_hz
 
@@ -195,15 +221,37 @@ def hole_share(f: Features) -> float:
     return float(np.sum(lengths[lengths >= 3]) / band.sum())
 
 
+def chroma_variety(f: Features) -> float:
+    """Mean over the 12 pitch classes of the standard deviation over time of the pooled raw chroma
+    (``Features.structure_segments``; as `structural`'s variety gate): how much the harmony moves.
+    0.0 when the clip has fewer than two segments."""
+    raw, _ = f.structure_segments
+    return float(raw[:, :12].std(axis=0).mean()) if raw.shape[0] > 1 else 0.0
+
+
 def measure(f: Features) -> dict[str, float]:
-    return {
+    """Raw measures. The note measures (``note_coverage``, ``note_changes_per_s``) are present
+    only when the clip has a transcription (basic-pitch installed)."""
+    floor_db, spread_db = hiss_floor(f)
+    out = {
         "bandwidth_hz": bandwidth_hz(f),
         "clipped_share": clipped_share(f),
         "looped_share": looped_share(f),
         "clicks_per_minute": click_rate(f),
         "dropouts": float(dropout_events(f)),
         "hole_share": hole_share(f),
+        "asymmetry": attack_decay_asymmetry(f),
+        "repeat_share": exact_repeat_share(f)[0],
+        "partials": partial_count(f),
+        "chroma_variety": chroma_variety(f),
+        "hiss_floor_db": floor_db,
+        "hiss_spread_db": spread_db,
     }
+    stats = note_stats(f)
+    if stats is not None:
+        out["note_coverage"] = stats.coverage
+        out["note_changes_per_s"] = stats.changes_per_s
+    return out
 
 
 def multipliers(m: dict[str, float]) -> dict[str, float]:
@@ -216,7 +264,29 @@ def multipliers(m: dict[str, float]) -> dict[str, float]:
         "dropouts": max(C.DROPOUT_FLOOR, 1.0 - C.DROPOUT_PER_EVENT * m["dropouts"]),
         "holes": 1.0 - (1.0 - C.NOTCH_FLOOR) * ramp(m["hole_share"], 0.02, C.NOTCH_SHARE_FULL),
         "band_limit": 1.0 - (1.0 - C.BAND_LIMIT_FLOOR) * ramp(m["bandwidth_hz"], C.BAND_LIMIT_FREE_HZ, C.BAND_LIMIT_FULL_HZ),
+    } | evidence_multipliers(m)
+
+
+def evidence_multipliers(m: dict[str, float]) -> dict[str, float]:
+    """The note-evidence multipliers (module doc), each in [its floor, 1]."""
+    static = ramp(m["chroma_variety"], C.STATIC_CHROMA_FREE, C.STATIC_CHROMA_FULL)
+    if "note_changes_per_s" in m:
+        static = max(static, ramp(m["note_changes_per_s"], C.STATIC_CHANGES_FREE, C.STATIC_CHANGES_FULL))
+    no_notes = 0.0
+    if "note_coverage" in m:
+        no_notes = ramp(m["note_coverage"], C.NO_NOTES_COVERAGE_FREE, C.NO_NOTES_COVERAGE_FULL)
+    hiss = ramp(m["hiss_floor_db"], C.HISS_FLOOR_FREE_DB, C.HISS_FLOOR_FULL_DB) * ramp(
+        m["hiss_spread_db"], C.HISS_SPREAD_FREE_DB, C.HISS_SPREAD_FULL_DB
+    )
+    evidence = {
+        "reversal": (C.REVERSAL_FLOOR, ramp(m["asymmetry"], C.REVERSAL_FREE, C.REVERSAL_FULL)),
+        "repeats": (C.REPEAT_FLOOR, ramp(m["repeat_share"], C.REPEAT_SHARE_FREE, C.REPEAT_SHARE_FULL)),
+        "pure_tones": (C.PURE_TONE_FLOOR, ramp(m["partials"], C.PARTIALS_FREE, C.PARTIALS_FULL)),
+        "no_notes": (C.NO_NOTES_FLOOR, no_notes),
+        "static": (C.STATIC_FLOOR, static),
+        "hiss": (C.HISS_FLOOR, hiss),
     }
+    return {name: 1.0 - (1.0 - floor) * credit for name, (floor, credit) in evidence.items()}
 
 
 def compute(ctx: SignalContext) -> float:

@@ -8,13 +8,24 @@ strength on the beats over its mean), inter-beat-interval regularity and pulse c
 highest onset-envelope autocorrelation at beat-like lags, 0.25-2 s), gated by the mean
 onset strength (a clip without note onsets has no rhythm however periodic its residue). A beatless piece with clear
 harmony still scores well: the two halves combine as ``0.6·max + 0.4·mean``.
+
+With basic-pitch installed the harmonic half blends in the transcribed notes
+(:mod:`scoring.note_stats`, :func:`notes_harmonic`, ``MUSICALITY_NOTES_HARMONIC_SHARE`` of it):
+the notes' key clarity, pitch-class variety and how often the sounding pitch-class set changes.
+The notes' onset alignment with the beat grid is measured (``NoteStats.grid_alignment``) but
+not scored: on the corpus it rewards mechanical timing (real recordings 0.24 on average,
+procedural renders 0.48, a sine arpeggio 0.86), not music. Without basic-pitch the DSP halves
+stand alone; the breakdown's ``sources`` names basic-pitch when the notes were heard.
 """
 
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from scoring import constants as C
 from scoring.curves import ramp
+from scoring.models.extras import set_source
+from scoring.note_stats import NoteStats, note_stats
 from scoring.signals.base import SignalContext
 
 if TYPE_CHECKING:  # signals are imported by scoring.features' import chain
@@ -75,6 +86,31 @@ def score_parts(m: dict[str, float]) -> tuple[float, float]:
     return harmonic, rhythmic
 
 
+def notes_harmonic(s: NoteStats) -> float | None:
+    """Harmonic credit from transcribed notes in [0, 1], or None when the notes are too few to
+    tell: key clarity, pitch-class variety and pitch-class-set changes, gated by coverage. Curve
+    ranges measured on the real-music corpus (key clarity 0.46-0.87, variety 1.2-8.6, changes
+    0.7-3.6 per second)."""
+    if s.key_clarity is None:
+        return None
+    credit = (
+        0.4 * ramp(s.key_clarity, 0.45, 0.75)
+        + 0.3 * ramp(s.pitch_class_variety, 1.5, 4.0)
+        + 0.3 * ramp(s.changes_per_s, 0.3, 1.2)
+    )
+    return credit * ramp(s.coverage, 0.1, 0.3)
+
+
 def compute(ctx: SignalContext) -> float:
     h, r = score_parts(measure(ctx.features))
+    stats = note_stats(ctx.features)
+    set_source(ctx, NAME, None)
+    if stats is not None:
+        from scoring.listeners import NOTES_SOURCE
+
+        set_source(ctx, NAME, NOTES_SOURCE)
+        notes = notes_harmonic(stats)
+        if notes is not None:
+            share = C.MUSICALITY_NOTES_HARMONIC_SHARE
+            h = (1.0 - share) * h + share * notes
     return 0.6 * max(h, r) + 0.4 * (h + r) / 2
