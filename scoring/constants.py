@@ -202,14 +202,17 @@ FINGERPRINT_REFINE_FRAMES = 2  # each segment may move ± this many frames (phas
 FINGERPRINT_SEGMENT_FRAMES = 32  # ~2 s
 # Pre-filter: share of each print's 4 strongest peaks per frame found among the other's 10 strongest
 # (±1 bin, ±1 frame) at the best candidate alignment, the smaller of the two directions.
-FINGERPRINT_MATCH_MIN = 0.5  # below: different music, no further check (copies measured ≥ 0.79)
-# Evidence of originality: strong peaks of one clip absent from the other.
-FINGERPRINT_STRONG_DB = 15.0  # a peak within this of its frame's strongest is a strong peak
+FINGERPRINT_MATCH_MIN = 0.55  # below: different music, no further check (copies measured ≥ 0.61)
+# Evidence of originality: strong notes of one clip the other lacks (absent, or present but much weaker).
+FINGERPRINT_STRONG_DB = 12.0  # a peak within this of its frame's strongest is a strong note
 FINGERPRINT_MISSING_DB = 15.0  # absent: the other clip is this much weaker there, relative to its frame
+FINGERPRINT_WEAK_DB = 6.0  # weak: this much more deficit than the frame's median deficit (a doubled chord tone)
 FINGERPRINT_TOLERANCE_BINS = 1  # ... anywhere within ± this many bins (and ± 1 frame)
-FINGERPRINT_EVENT_FRAMES = 3  # absent peaks count when they form a run over at least this many frames (a note)
-FINGERPRINT_EVIDENCE_FULL = 4.0  # missing-note cells per 10 s at or below which the later clip is a copy (multiplier 0)
-FINGERPRINT_EVIDENCE_NONE = 8.0  # at or above: the clips are different music (multiplier 1)
+FINGERPRINT_EVENT_FRAMES = 3  # lacking cells count when they form a run over at least this many frames (a note)
+FINGERPRINT_MIN_COVERAGE = 0.8  # the other clip must cover this share of a clip's strong-note frames to hold it
+FINGERPRINT_EVIDENCE_FULL = 7.0  # lacking-note cells per 10 s at or below which the later clip is a copy (0)
+FINGERPRINT_EVIDENCE_NONE = 12.0  # at or above: different music (1); honest pairs measured ≥ 13.5
+FINGERPRINT_HISTORY_CLIPS = 16  # a hotkey's clip is checked against its this many most recent fingerprints
 # --- end of the fingerprint block ------------------------------------------------------------
 
 # --- melody / structural calibration (measured on the real-music corpus, see docs/scoring.md) ---

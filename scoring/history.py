@@ -3,7 +3,8 @@
 Per hotkey, a bounded deque of ``(embedding, fingerprint)`` pairs: the embedding is the clip's
 CLAP audio embedding when the neural models ran, else its DSP embedding; the fingerprint is the
 clip's spectral-peak :class:`~scoring.copies.Fingerprint` (``Features.fingerprint``, ≤ 24 kB
-for 30 s). Saved as one compressed ``.npz`` written to a temporary file and renamed, so a crash
+for 30 s), kept for the ``FINGERPRINT_HISTORY_CLIPS`` most recent clips only (the copy check
+reads no more; 256 hotkeys × 16 × 22 kB ≈ 90 MB). Saved as one compressed ``.npz`` written to a temporary file and renamed, so a crash
 never leaves a half-written history.
 
 File formats: version 2 (this one) stores each fingerprint as two arrays (``…_bins`` uint8,
@@ -44,12 +45,27 @@ class MinerHistory:
         self.maxlen = int(maxlen)
         self._entries: dict[str, deque[HistoryEntry]] = {}
 
-    def add(self, hotkey: str, *, embedding: np.ndarray | None = None, fingerprint: Fingerprint | None = None) -> None:
+    def add(
+        self, hotkey: str, *, embedding: np.ndarray | None = None, fingerprint: Fingerprint | None = None
+    ) -> None:
         """Append one clip's embedding (float ``(d,)``) and :class:`Fingerprint`."""
         emb = None if embedding is None else np.asarray(embedding, dtype=np.float32).ravel().copy()
         if fingerprint is not None and not isinstance(fingerprint, Fingerprint):
-            raise TypeError(f"fingerprint must be a scoring.copies.Fingerprint, got {type(fingerprint).__name__}")
-        self._entries.setdefault(hotkey, deque(maxlen=self.maxlen)).append((emb, fingerprint))
+            raise TypeError(
+                f"fingerprint must be a scoring.copies.Fingerprint, got {type(fingerprint).__name__}"
+            )
+        if fingerprint is not None:
+            fingerprint.release()  # the history keeps the stored arrays, not the matcher's derived ones
+        entries = self._entries.setdefault(hotkey, deque(maxlen=self.maxlen))
+        entries.append((emb, fingerprint))
+        # Only the FINGERPRINT_HISTORY_CLIPS most recent fingerprints are ever compared: older ones go.
+        kept = 0
+        for i in range(len(entries) - 1, -1, -1):
+            old_emb, old_fp = entries[i]
+            if old_fp is not None:
+                kept += 1
+                if kept > C.FINGERPRINT_HISTORY_CLIPS:
+                    entries[i] = (old_emb, None)
 
     def hotkeys(self) -> list[str]:
         return sorted(self._entries)
@@ -70,7 +86,7 @@ class MinerHistory:
         return np.stack([e for e in embs if e.size == dim]).astype(np.float32)
 
     def fingerprints(self, hotkey: str) -> list[Fingerprint]:
-        """The hotkey's stored fingerprints, oldest first."""
+        """The hotkey's stored fingerprints (at most ``FINGERPRINT_HISTORY_CLIPS``, the most recent), oldest first."""
         return [f for _, f in self._entries.get(hotkey, ()) if f is not None]
 
     def forget(self, hotkey: str) -> None:
@@ -96,8 +112,14 @@ class MinerHistory:
                         arrays[f"{keys[1]}_{name}"] = arr
                 rows.append(keys)
             index[hotkey] = rows
-        meta = json.dumps({"format": FILE_FORMAT, "fingerprint_format": FINGERPRINT_FORMAT,
-                           "maxlen": self.maxlen, "index": index})
+        meta = json.dumps(
+            {
+                "format": FILE_FORMAT,
+                "fingerprint_format": FINGERPRINT_FORMAT,
+                "maxlen": self.maxlen,
+                "index": index,
+            }
+        )
         arrays["__meta__"] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
         try:
@@ -118,7 +140,9 @@ class MinerHistory:
                 version = int(meta.get("format", 1))
                 if version not in (1, FILE_FORMAT):
                     raise ValueError(f"unknown history format {version}")
-                keep_prints = version == FILE_FORMAT and int(meta.get("fingerprint_format", -1)) == FINGERPRINT_FORMAT
+                keep_prints = (
+                    version == FILE_FORMAT and int(meta.get("fingerprint_format", -1)) == FINGERPRINT_FORMAT
+                )
                 hist = cls(maxlen=maxlen or int(meta["maxlen"]))
                 dropped = 0
                 for hotkey, rows in meta["index"].items():
@@ -126,14 +150,19 @@ class MinerHistory:
                         fp = None
                         if fp_key is not None:
                             if keep_prints:
-                                fp = Fingerprint.from_arrays({"bins": data[f"{fp_key}_bins"],
-                                                              "levels": data[f"{fp_key}_levels"]})
+                                fp = Fingerprint.from_arrays(
+                                    {"bins": data[f"{fp_key}_bins"], "levels": data[f"{fp_key}_levels"]}
+                                )
                             else:
                                 dropped += 1
                         hist.add(hotkey, embedding=None if emb_key is None else data[emb_key], fingerprint=fp)
         except (KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError, OSError, ValueError) as exc:
             raise ValueError(f"not a miner history file: {path} ({exc})") from exc
         if dropped:
-            logger.info("miner history %s: %d fingerprints of an older format dropped (embeddings kept); "
-                        "the fingerprint history refills as clips arrive", path, dropped)
+            logger.info(
+                "miner history %s: %d fingerprints of an older format dropped (embeddings kept); "
+                "the fingerprint history refills as clips arrive",
+                path,
+                dropped,
+            )
         return hist

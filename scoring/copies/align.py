@@ -63,10 +63,12 @@ def shift_candidates(a: Fingerprint, b: Fingerprint, n: int = C.FINGERPRINT_CAND
     ha, hb = a.pitch_histogram, b.pitch_histogram
     k_max = C.FINGERPRINT_MAX_SHIFT_BINS
     f_n = ha.size
-    scores = np.array([
-        float(np.dot(ha[max(0, -k): f_n - max(0, k)], hb[max(0, k): f_n - max(0, -k)]))
-        for k in range(-k_max, k_max + 1)
-    ])
+    scores = np.array(
+        [
+            float(np.dot(ha[max(0, -k) : f_n - max(0, k)], hb[max(0, k) : f_n - max(0, -k)]))
+            for k in range(-k_max, k_max + 1)
+        ]
+    )
     return [i - k_max for i in _top_distinct(scores, n)]
 
 
@@ -84,7 +86,9 @@ def _stretched_onsets(b: Fingerprint, stretch: float) -> tuple[np.ndarray, np.nd
     return hit
 
 
-def time_candidates(a: Fingerprint, b: Fingerprint, n: int = C.FINGERPRINT_CANDIDATES) -> list[tuple[float, int]]:
+def time_candidates(
+    a: Fingerprint, b: Fingerprint, n: int = C.FINGERPRINT_CANDIDATES
+) -> list[tuple[float, int]]:
     """The ``n`` most likely ``(stretch, offset)`` pairs (offset in frames of A), from the onset
     curves' normalised correlation; pairs closer than 0.012 in stretch and 2 frames are one."""
     na = a.onset_curve

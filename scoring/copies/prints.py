@@ -41,6 +41,17 @@ _ABSENT_DB = -200.0
 _QUICK_TOP = 4  # peaks per frame that must be found (pre-filter)
 _QUICK_REF = 10  # among this many of the other print's peaks
 _CLIP_FLOOR_DB = -50.0  # strong peaks must also be loud in absolute (clip-relative) terms
+#: Derived arrays :meth:`Fingerprint.release` drops (the ``(F, T)`` ones; ~0.8 MB for 30 s).
+_HEAVY = (
+    "tolerant",
+    "strong_peaks",
+    "quick_peaks",
+    "sharp_mask",
+    "quick_mask",
+    "pitch_histogram",
+    "onset_curve",
+    "_stretched_onsets",
+)
 
 
 def frame_seconds() -> float:
@@ -51,7 +62,10 @@ def frame_seconds() -> float:
 @functools.lru_cache(maxsize=1)
 def n_bins() -> int:
     """Number of log-frequency bins ``F`` (171)."""
-    return int(np.floor(C.FINGERPRINT_BINS_PER_OCTAVE * np.log2(C.FINGERPRINT_FMAX_HZ / C.FINGERPRINT_FMIN_HZ))) + 1
+    return (
+        int(np.floor(C.FINGERPRINT_BINS_PER_OCTAVE * np.log2(C.FINGERPRINT_FMAX_HZ / C.FINGERPRINT_FMIN_HZ)))
+        + 1
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -80,12 +94,15 @@ def _spectrogram_db(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     window = np.hanning(n_fft).astype(np.float32)
     power = None
     for ch in samples:
-        y = ch if sample_rate == C.FINGERPRINT_SAMPLE_RATE else soxr.resample(
-            ch, sample_rate, C.FINGERPRINT_SAMPLE_RATE, quality="HQ")
+        y = (
+            ch
+            if sample_rate == C.FINGERPRINT_SAMPLE_RATE
+            else soxr.resample(ch, sample_rate, C.FINGERPRINT_SAMPLE_RATE, quality="HQ")
+        )
         y = np.pad(np.asarray(y, dtype=np.float32), (n_fft // 2, n_fft // 2))
         frames = np.lib.stride_tricks.sliding_window_view(y, n_fft)[::hop]
         spec = np.fft.rfft(frames * window, axis=1)[:, :used]
-        p = (spec.real.astype(np.float32) ** 2 + spec.imag.astype(np.float32) ** 2)
+        p = spec.real.astype(np.float32) ** 2 + spec.imag.astype(np.float32) ** 2
         power = p if power is None else power + p
     assert power is not None
     return (10.0 * np.log10(power @ fb + 1e-20)).T.astype(np.float32)
@@ -103,8 +120,10 @@ class Fingerprint:
         bins = np.asarray(bins)
         levels = np.asarray(levels)
         if bins.ndim != 2 or bins.shape != levels.shape or bins.dtype != np.uint8 or levels.dtype != np.int8:
-            raise ValueError(f"fingerprint arrays must be (T, R) uint8 and int8, got {bins.shape} {bins.dtype}, "
-                             f"{levels.shape} {levels.dtype}")
+            raise ValueError(
+                f"fingerprint arrays must be (T, R) uint8 and int8, got {bins.shape} {bins.dtype}, "
+                f"{levels.shape} {levels.dtype}"
+            )
         present = bins != NO_BIN
         if np.any(present != (levels != NO_LEVEL)) or np.any(bins[present] >= n_bins()):
             raise ValueError("fingerprint bins and levels disagree or a bin is out of range")
@@ -123,7 +142,16 @@ class Fingerprint:
         r = C.FINGERPRINT_PEAKS_PER_FRAME
         if x.shape[1] * C.FINGERPRINT_SAMPLE_RATE < C.FINGERPRINT_N_FFT * sample_rate:
             return cls(np.full((0, r), NO_BIN, np.uint8), np.full((0, r), NO_LEVEL, np.int8))
-        db = _spectrogram_db(x, int(sample_rate))
+        return cls.from_spectrogram(_spectrogram_db(x, int(sample_rate)))
+
+    @classmethod
+    def from_spectrogram(cls, db: np.ndarray) -> "Fingerprint":
+        """Fingerprint of a ``(F, T)`` log-frequency power spectrogram in dB (any reference), as
+        :func:`_spectrogram_db` makes it: steps 2–3 of the module docstring."""
+        r = C.FINGERPRINT_PEAKS_PER_FRAME
+        db = np.array(db, dtype=np.float32)
+        if db.shape[1] == 0:
+            return cls(np.full((0, r), NO_BIN, np.uint8), np.full((0, r), NO_LEVEL, np.int8))
         top = db.max(axis=0)
         ref = float(np.percentile(top, 95))
         db -= ref
@@ -165,8 +193,11 @@ class Fingerprint:
         return int(self.bins.nbytes + self.levels.nbytes)
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, Fingerprint) and np.array_equal(self.bins, other.bins)
-                and np.array_equal(self.levels, other.levels))
+        return (
+            isinstance(other, Fingerprint)
+            and np.array_equal(self.bins, other.bins)
+            and np.array_equal(self.levels, other.levels)
+        )
 
     __hash__ = object.__hash__  # identity: prints are cached per object
 
@@ -181,6 +212,13 @@ class Fingerprint:
         h.update(self.bins.tobytes())
         h.update(self.levels.tobytes())
         return h.digest()
+
+    def release(self) -> None:
+        """Drop the derived arrays cached on this print (they are rebuilt when next needed). A
+        validator keeps thousands of history prints: holding their ``(F, T)`` derivations would
+        cost ~0.8 MB each, the stored arrays cost ~22 kB."""
+        for name in _HEAVY:
+            self.__dict__.pop(name, None)
 
     # --- derived, cached --------------------------------------------------------------------------
     @functools.cached_property
@@ -198,7 +236,6 @@ class Fingerprint:
         """Frames whose strongest peak is above ``FINGERPRINT_SILENCE_DB``."""
         return int(np.sum(self.top > C.FINGERPRINT_SILENCE_DB))
 
-    @functools.cached_property
     def dense(self) -> np.ndarray:
         """Approximate ``(F, T)`` float32 dB spectrogram rebuilt from the stored peaks: a peak's
         level at its bin, 6 dB under it on either neighbour (the slope), and elsewhere 3 dB under
@@ -215,7 +252,6 @@ class Fingerprint:
         floor = np.where(full, lv.min(axis=1) if t_n else 0.0, self.top - C.FINGERPRINT_PEAK_DEPTH_DB) - 3.0
         return np.maximum(np.maximum(out, slope), floor[None, :]).astype(np.float32)
 
-    @functools.cached_property
     def peak_map(self) -> np.ndarray:
         """``(F, T)`` float32: each stored peak's level at its bin, ``_ABSENT_DB`` elsewhere."""
         out = np.full((n_bins(), self.n_frames), _ABSENT_DB, np.float32)
@@ -226,15 +262,17 @@ class Fingerprint:
 
     @functools.cached_property
     def tolerant(self) -> tuple[np.ndarray, np.ndarray]:
-        """(:attr:`peak_map` max-filtered over ±``FINGERPRINT_TOLERANCE_BINS`` bins and ±1 frame,
+        """(:meth:`peak_map` max-filtered over ±``FINGERPRINT_TOLERANCE_BINS`` bins and ±1 frame,
         :attr:`top` max-filtered over ±1 frame): the strongest *peak* this clip has near a point,
         for the absence test. Only peaks explain a peak: a dense, noise-like spectrum is loud
         everywhere but holds no peak at most places, so it cannot pass for a container of anything."""
         if self.n_frames == 0:
             return np.zeros((n_bins(), 0), np.float32), np.zeros(0, np.float32)
         size = (2 * C.FINGERPRINT_TOLERANCE_BINS + 1, 3)
-        return (ndimage.maximum_filter(self.peak_map, size=size, mode="constant", cval=_ABSENT_DB),
-                ndimage.maximum_filter1d(self.top, 3, mode="nearest"))
+        return (
+            ndimage.maximum_filter(self.peak_map(), size=size, mode="constant", cval=_ABSENT_DB),
+            ndimage.maximum_filter1d(self.top, 3, mode="nearest"),
+        )
 
     @functools.cached_property
     def strong_peaks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -281,11 +319,11 @@ class Fingerprint:
 
     @functools.cached_property
     def onset_curve(self) -> np.ndarray:
-        """Pitch-independent onset strength per frame: summed rises of :attr:`dense` (floored at
+        """Pitch-independent onset strength per frame: summed rises of :meth:`dense` (floored at
         −60 dB) over the previous frame's ±1-bin maximum, high-passed over ~2 s; float64 ``(T,)``."""
         if self.n_frames < 2:
             return np.zeros(self.n_frames)
-        d = np.maximum(self.dense, -60.0).astype(np.float64)
+        d = np.maximum(self.dense(), -60.0).astype(np.float64)
         prev = ndimage.maximum_filter1d(d, 3, axis=0)
         rise = np.zeros(self.n_frames)
         rise[1:] = np.maximum(d[:, 1:] - prev[:, :-1], 0.0).sum(axis=0)
