@@ -110,15 +110,7 @@ def test_every_hostile_miner_was_served_and_caught_its_own_way(runs):
     assert all("silence in mono" in m["error"] for m in per_round["mute-in-mono"])
 
 
-DISGUISED_COPY_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="copy detection (scoring/penalties/fingerprint.py, being rebuilt in issue 8 item 3) misses a copy "
-    "time-stretched by 3 % at -6 dB: it scores like the original",
-)
-
-
-@pytest.mark.parametrize(
-    "kind", [pytest.param(k, marks=DISGUISED_COPY_XFAIL) if k == "disguised-copy" else k for k in HOSTILE_KINDS])
+@pytest.mark.parametrize("kind", HOSTILE_KINDS)
 def test_hostile_miner_earns_nothing(runs, kind):
     hostile = runs["hostile"]
     hotkey = _kind_hotkey(hostile, kind)
