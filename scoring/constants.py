@@ -280,17 +280,17 @@ HISS_BAND_HZ = (5000.0, 10000.0)  # the high band whose steady floor is hiss
 MELODY_NOTES_SHARE = 0.5  # melody = (1 - this) × the DSP pitch-track value + this × the notes' value
 MUSICALITY_NOTES_HARMONIC_SHARE = 0.3  # share of the notes in musicality's harmonic half
 # artifact-penalty multipliers (scoring/penalties/artifact.py): none at FREE, FLOOR from FULL on
-REVERSAL_FREE = -0.1  # attack/decay asymmetry: corpus music 0.07-1.15, its reversal -1.14…-0.04
+REVERSAL_FREE = -0.1  # attack/decay asymmetry: corpus ≥ 0.08, procedural ≥ 0.08; reversals ≤ -0.04
 REVERSAL_FULL = -0.4
 REVERSAL_FLOOR = 0.45
-REPEAT_SHARE_FREE = 0.25  # confirmed exact-repeat share: corpus ≤ 0.17, procedural ≤ 0.2; 4 s loops ≥ 0.51
+REPEAT_SHARE_FREE = 0.25  # confirmed repeat share: corpus ≤ 0.17, procedural ≤ 0.2; 4 s loops ≥ 0.51
 REPEAT_SHARE_FULL = 0.5
 REPEAT_FLOOR = 0.3
-PARTIALS_FREE = 6.0  # partials per loud frame: corpus music ≥ 15 (one plucked line ~9); sines, beeps 1
+PARTIALS_FREE = 6.0  # partials per loud frame: corpus music ≥ 14 (one plucked line ~9); sines, beeps 1
 PARTIALS_FULL = 2.5  # (a sine arpeggio 2)
 PURE_TONE_FLOOR = 0.4
-NO_NOTES_COVERAGE_FREE = 0.3  # share of the time a note sounds: corpus music ≥ 0.42; noise ≤ 0.17
-NO_NOTES_COVERAGE_FULL = 0.12
+NO_NOTES_COVERAGE_FREE = 0.25  # share of the time a note sounds: corpus ≥ 0.36; white/pink noise ≤ 0.17
+NO_NOTES_COVERAGE_FULL = 0.1
 NO_NOTES_FLOOR = 0.4
 STATIC_CHANGES_FREE = 0.4  # pitch-class-set changes per s: corpus ≥ 0.7, procedural ≥ 0.5; held chord 0
 STATIC_CHANGES_FULL = 0.1

@@ -11,7 +11,7 @@ the magnitude of the mirrored low quantile, over the frames where the band is ac
 ``ENVELOPE_ACTIVE_DB`` of its loudest frame, judged on either frame of the pair so that rises
 out of silence and falls into it count alike). Reversing the clip negates every level change,
 so it negates the measure exactly (up to the analysis frames' alignment): played music reads
-positive (corpus 0.05-1.2), its reversal negative, and noise or held tones near 0.
+positive (corpus 0.08-0.78), its reversal negative (≤ −0.04), and noise or held tones near 0.
 
 Two time scales are averaged: the cached mel spectrogram's 8 coarse bands at ~23 ms hops (mean of
 the top and bottom ``ENVELOPE_TAIL_SHARE`` of changes), and 8 octave-wide bands of a short STFT

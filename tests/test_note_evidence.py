@@ -4,6 +4,10 @@
 penalty's evidence multipliers, the melody/musicality blend and its fallback without basic-pitch,
 and determinism. No corpus: every clip is synthesized here."""
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -281,3 +285,27 @@ def test_same_clip_same_evidence():
     sa, sb = note_stats.note_stats(features(x)), note_stats.note_stats(features(x.copy()))
     if sa is not None:
         assert sa.as_dict() == sb.as_dict() and np.array_equal(sa.pitch_classes, sb.pitch_classes)
+
+
+def test_same_evidence_in_a_fresh_process():
+    """The DSP evidence measures are bit-identical in another process (the transcription's own
+    cross-process determinism is tests/test_basic_pitch.py's)."""
+    code = (
+        "import json, sys; sys.path.insert(0, 'tests');"
+        "import test_note_evidence as T;"
+        "from scoring import envelopes, hiss, partials, repetition;"
+        "f = T.features(T.piece());"
+        "print(json.dumps([envelopes.attack_decay_asymmetry(f), list(repetition.exact_repeat_share(f)),"
+        " partials.partial_count(f), list(hiss.hiss_floor(f))]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    f = features(piece())
+    here = [
+        envelopes.attack_decay_asymmetry(f),
+        list(repetition.exact_repeat_share(f)),
+        partials.partial_count(f),
+        list(hiss.hiss_floor(f)),
+    ]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == here
