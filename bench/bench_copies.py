@@ -422,7 +422,24 @@ def _pct(x: float) -> str:
     return f"{100 * x:6.2f} %"
 
 
-def run_detection(clips: list[Clip], prints: list[Fingerprint], names: list[str]) -> bool:
+def _earned(samples: np.ndarray, sample_rate: int) -> tuple[float, float]:
+    """``(final_score, artifact_penalty)`` the weight-free scorer gives a missed copy on its own
+    (no round, no history: what it earns when the copy check lets it through)."""
+    from scoring.request import ScoringRequest
+    from scoring.scorer import Scorer
+
+    seconds = samples.shape[1] / sample_rate
+    b = Scorer().score(
+        samples=samples,
+        sample_rate=sample_rate,
+        request=ScoringRequest(prompt="music", duration_seconds=seconds),
+    )
+    return float(b.final_score), float(b.penalties["artifact_penalty"])
+
+
+def run_detection(
+    clips: list[Clip], prints: list[Fingerprint], names: list[str], score_misses: bool = False
+) -> bool:
     sources = [i for i, c in enumerate(clips) if c.real or c.name.endswith("seed0")]
     real_sources = [i for i in sources if clips[i].real]
     if real_sources:  # one excerpt per real track (the longer one): the short one lies inside it
@@ -440,6 +457,8 @@ def run_detection(clips: list[Clip], prints: list[Fingerprint], names: list[str]
     print(f"{'transform':40s} {'caught':>9s} {'worst mult':>10s} {'max evid':>9s} {'min match':>9s}")
     ok = True
     t_transform = 0.0
+    caught = total = 0
+    misses: list[tuple[str, str, float, float, float]] = []  # transform, source, multiplier, final, artifact
     for name in names:
         mults, evids, matches = [], [], []
         for i in sources:
@@ -450,10 +469,22 @@ def run_detection(clips: list[Clip], prints: list[Fingerprint], names: list[str]
             mults.append(m.multiplier)
             evids.append(m.evidence)
             matches.append(m.match)
+            if m.multiplier > CAUGHT and score_misses:
+                misses.append((name, clips[i].name, m.multiplier, *_earned(y, sr)))
         rate = float(np.mean([v <= CAUGHT for v in mults]))
+        caught += sum(v <= CAUGHT for v in mults)
+        total += len(mults)
         ok &= rate >= 0.99
         print(f"{name:40s} {_pct(rate)} {max(mults):10.3f} {max(evids):9.2f} {min(matches):9.3f}", flush=True)
-    print(f"(transforms took {t_transform:.1f} s)")
+    print(
+        f"all transforms: {caught} of {total} copies caught ({_pct(caught / max(1, total))}); "
+        f"transforms took {t_transform:.1f} s"
+    )
+    if score_misses and misses:
+        print("\n== what the missed copies still earn (weight-free scorer, no round or history)")
+        print(f"{'transform':40s} {'source':44s} {'copy mult':>9s} {'final':>6s} {'artifact':>8s}")
+        for name, src, mult, final, artifact in misses:
+            print(f"{name:40s} {src[:44]:44s} {mult:9.3f} {final:6.3f} {artifact:8.3f}")
     return ok
 
 
@@ -561,6 +592,11 @@ def main() -> int:
     )
     ap.add_argument("--music-dir", type=Path, default=None, help="real recordings (*.flac, *.wav)")
     ap.add_argument("--only", default="", help="comma-separated transform names")
+    ap.add_argument(
+        "--score-misses",
+        action="store_true",
+        help="score every missed copy with the weight-free scorer (what it still earns)",
+    )
     ap.add_argument("--requests", type=int, default=None)
     ap.add_argument("--seeds", type=int, default=None)
     args = ap.parse_args()
@@ -596,7 +632,7 @@ def main() -> int:
             )
         ]
     honest_ok = run_honest(clips, prints)
-    detect_ok = run_detection(clips, prints, names)
+    detect_ok = run_detection(clips, prints, names, score_misses=args.score_misses)
     run_timing(clips, prints)
     print(
         f"\ntargets: ≥ 99 % caught per transform: {'met' if detect_ok else 'NOT met'}; "
