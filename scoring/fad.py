@@ -20,13 +20,13 @@ builder had a music encoder, ``encoder_name``, ``encoder_identity``, ``encoder_m
 
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from scoring import constants as C
+from scoring.npz_file import save_npz_atomic
 from scoring.signals.base import ScoringError
 
 __all__ = [
@@ -202,14 +202,7 @@ class FadReference:
                 encoder_mean=self.encoder.mean.astype(np.float64), encoder_std=self.encoder.std.astype(np.float64),
                 encoder_distances=self.encoder.distances.astype(np.float64),
             )
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        save_npz_atomic(path, arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "FadReference":

@@ -18,7 +18,6 @@ Fingerprints of another extraction format are dropped the same way.
 import json
 import logging
 import os
-import tempfile
 from collections import deque
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import numpy as np
 from scoring import constants as C
 from scoring.copies.prints import FORMAT_VERSION as FINGERPRINT_FORMAT
 from scoring.copies.prints import Fingerprint
+from scoring.npz_file import save_npz_atomic
 
 __all__ = ["MinerHistory", "HistoryEntry", "FILE_FORMAT"]
 
@@ -121,14 +121,7 @@ class MinerHistory:
             }
         )
         arrays["__meta__"] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        save_npz_atomic(path, arrays, compressed=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike, maxlen: int | None = None) -> "MinerHistory":

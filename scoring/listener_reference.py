@@ -32,6 +32,7 @@ import numpy as np
 
 from scoring import constants as C
 from scoring.fad import EncoderReference, FadReference, build_reference, encoder_distance
+from scoring.npz_file import save_npz_atomic
 from scoring.signals.base import ScoringError
 
 __all__ = [
@@ -183,27 +184,20 @@ class Typicality:
         return float(np.clip((zero - self.distance(features)) / (zero - p50), 0.0, 1.0))
 
     def save(self, path: str | Path) -> None:
-        import os
-        import tempfile
-
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez_compressed(
-                    fh,
-                    format=np.array(TYPICALITY_FORMAT),
-                    identity=np.array(self.identity),
-                    mean=self.mean.astype(np.float32),
-                    rows=self.rows.astype(np.float32),
-                    shrinkage=np.array(self.shrinkage),
-                    distances=self.distances,
-                    sources=np.array(self.sources, dtype=str),
-                )
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        """Write the statistics atomically (:func:`scoring.npz_file.save_npz_atomic`)."""
+        save_npz_atomic(
+            path,
+            {
+                "format": np.array(TYPICALITY_FORMAT),
+                "identity": np.array(self.identity),
+                "mean": self.mean.astype(np.float32),
+                "rows": self.rows.astype(np.float32),
+                "shrinkage": np.array(self.shrinkage),
+                "distances": self.distances,
+                "sources": np.array(self.sources, dtype=str),
+            },
+            compressed=True,
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> "Typicality":
